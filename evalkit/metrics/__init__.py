@@ -1,0 +1,1 @@
+"""Deterministic metrics registered by name; see base.py."""

@@ -1,0 +1,190 @@
+"""The suite format as pydantic models (extra keys forbidden, frozen after load).
+
+The loader (loader.py) turns YAML into these models and maps validation errors back to
+file:line. Shorthands a PO writes (a prompt as one string, `contains: "{{ expected }}"`) are
+normalised here, in `mode="before"` validators, so the rest of evalkit sees one shape.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+PROMPT_FILE_SUFFIXES = (".jinja", ".j2", ".jinja2", ".txt", ".md", ".yaml", ".yml")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatasetConfig(Strict):
+    """Where rows come from: a file (jsonl, csv, parquet) or inline `rows`."""
+
+    path: str | None = None
+    format: Literal["jsonl", "csv", "parquet"] | None = None
+    rows: list[dict[str, Any]] | None = None
+    name: str | None = None
+    limit: int | None = Field(default=None, ge=1)
+    sample: int | None = Field(default=None, ge=1, description="seeded random sample of n rows")
+    seed: int = 0
+    id_field: str | None = None
+    rename: dict[str, str] = Field(default_factory=dict, description="old column -> new column")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_path(cls, data: Any) -> Any:
+        if isinstance(data, str):
+            return {"path": data}
+        if isinstance(data, list):
+            return {"rows": data}
+        return data
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DatasetConfig:
+        if (self.path is None) == (self.rows is None):
+            raise ValueError("a dataset needs exactly one of 'path' or 'rows'")
+        return self
+
+
+class ChatMessage(Strict):
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class PromptVariant(Strict):
+    """A prompt variant: chat messages whose contents are Jinja2 templates.
+
+    Written as a string (one user message), a list of messages (few-shot), a mapping with
+    system/user, or a file path (ending .jinja/.j2/.txt/.md or .yaml for a message list).
+    """
+
+    messages: list[ChatMessage] = Field(default_factory=list)
+    file: str | None = None
+    description: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _normalise(cls, data: Any) -> Any:
+        if isinstance(data, str):
+            if data.strip().endswith(PROMPT_FILE_SUFFIXES) and "\n" not in data.strip():
+                return {"file": data.strip()}
+            return {"messages": [{"role": "user", "content": data}]}
+        if isinstance(data, list):
+            return {"messages": data}
+        if isinstance(data, dict) and ("system" in data or "user" in data):
+            data = dict(data)
+            messages = []
+            for role in ("system", "user"):
+                if role in data:
+                    messages.append({"role": role, "content": data.pop(role)})
+            data["messages"] = list(data.get("messages", [])) + messages
+        return data
+
+    @model_validator(mode="after")
+    def _has_content(self) -> PromptVariant:
+        if not self.messages and not self.file:
+            raise ValueError("a prompt variant needs messages, system/user or a file")
+        return self
+
+
+class ModelConfig(Strict):
+    """A model under evaluation (or a judge): a provider, a model name and parameters."""
+
+    id: str
+    provider: str = "transformers"
+    model: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="provider options: base_url, api_key_env, function, column, device, ...",
+    )
+    concurrency: int | None = Field(default=None, ge=1, description="per-model concurrency limit")
+    timeout: float = Field(default=120.0, gt=0, description="seconds per call")
+    max_attempts: int = Field(default=3, ge=1)
+
+    @field_validator("id")
+    @classmethod
+    def _id_is_simple(cls, value: str) -> str:
+        if not value or any(c in value for c in "|/\\ "):
+            raise ValueError("a model id must be non-empty, without spaces, '|' or slashes")
+        return value
+
+
+class MetricConfig(Strict):
+    """A deterministic metric: its registered `type`, an optional display `name`, its args.
+
+    YAML shorthands: `contains: "{{ expected }}"` or `{type: regex, pattern: "\\d+"}`.
+    """
+
+    type: str
+    name: str | None = None
+    args: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        if isinstance(data, str):
+            return {"type": data}
+        if not isinstance(data, dict) or "args" in data:
+            return data
+        data = dict(data)
+        if "type" in data:
+            kind = data.pop("type")
+            name = data.pop("name", None)
+            return {"type": kind, "name": name, "args": data}
+        name = data.pop("name", None)
+        if len(data) != 1:
+            raise ValueError(
+                "a metric is either {type: NAME, ...args} or {NAME: value}, "
+                f"got keys {sorted(data)}"
+            )
+        (kind, value), = data.items()
+        args = value if isinstance(value, dict) else {"_": value}
+        return {"type": kind, "name": name, "args": args}
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.type
+
+
+class Suite(Strict):
+    """An evaluation suite."""
+
+    name: str
+    description: str | None = None
+    dataset: DatasetConfig
+    prompts: dict[str, PromptVariant] = Field(min_length=1)
+    models: list[ModelConfig] = Field(min_length=1)
+    metrics: list[MetricConfig] = Field(default_factory=list)
+    repeats: int = Field(default=1, ge=1)
+    concurrency: int = Field(default=8, ge=1)
+    tags: dict[str, str] = Field(default_factory=dict)
+    error_budget: float = Field(
+        default=1.0,
+        ge=0,
+        le=1,
+        description="fraction of items allowed to fail before the run exits 3 (1.0: never)",
+    )
+
+    @field_validator("tags", mode="before")
+    @classmethod
+    def _tags_from_list(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return {str(tag): "true" for tag in value}
+        return value
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> Suite:
+        ids = [m.id for m in self.models]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"model ids must be unique, repeated: {', '.join(dupes)}")
+        names = [m.display_name for m in self.metrics]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"metric names must be unique (set 'name:'), repeated: {dupes}")
+        return self
+
+    def model(self, model_id: str) -> ModelConfig:
+        return next(m for m in self.models if m.id == model_id)
