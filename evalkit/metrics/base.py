@@ -117,6 +117,8 @@ def _load_custom(target: str) -> MetricDef:
 def to_score(result: Score | bool | float | int | None, threshold: float | None = None) -> Score:
     """Normalise what a metric function returned into a Score."""
     if isinstance(result, Score):
+        if result.passed is None and result.value is not None and threshold is not None:
+            result.passed = result.value >= threshold
         return result
     if result is None:
         return Score(value=None, reason="metric returned no value")

@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from evalkit.gates.schema import Gate
+
 PROMPT_FILE_SUFFIXES = (".jinja", ".j2", ".jinja2", ".txt", ".md", ".yaml", ".yml")
 
 
@@ -47,6 +49,12 @@ class DatasetConfig(Strict):
         return self
 
 
+def _looks_like_file(text: str) -> bool:
+    """A path like prompts/qa.jinja; "Summarise README.md" stays a one-line prompt."""
+    text = text.strip()
+    return text.endswith(PROMPT_FILE_SUFFIXES) and not any(c in text for c in " \n{")
+
+
 class ChatMessage(Strict):
     role: Literal["system", "user", "assistant"]
     content: str
@@ -67,18 +75,17 @@ class PromptVariant(Strict):
     @classmethod
     def _normalise(cls, data: Any) -> Any:
         if isinstance(data, str):
-            if data.strip().endswith(PROMPT_FILE_SUFFIXES) and "\n" not in data.strip():
+            if _looks_like_file(data):
                 return {"file": data.strip()}
             return {"messages": [{"role": "user", "content": data}]}
         if isinstance(data, list):
             return {"messages": data}
         if isinstance(data, dict) and ("system" in data or "user" in data):
             data = dict(data)
-            messages = []
-            for role in ("system", "user"):
-                if role in data:
-                    messages.append({"role": role, "content": data.pop(role)})
-            data["messages"] = list(data.get("messages", [])) + messages
+            # system first, then few-shot `messages`, then the user turn: the order a chat needs
+            system = [{"role": "system", "content": data.pop("system")}] if "system" in data else []
+            user = [{"role": "user", "content": data.pop("user")}] if "user" in data else []
+            data["messages"] = system + list(data.get("messages") or []) + user
         return data
 
     @model_validator(mode="after")
@@ -102,6 +109,10 @@ class ModelConfig(Strict):
     concurrency: int | None = Field(default=None, ge=1, description="per-model concurrency limit")
     timeout: float = Field(default=120.0, gt=0, description="seconds per call")
     max_attempts: int = Field(default=3, ge=1)
+    backoff_base: float = Field(default=0.5, ge=0, description="first retry delay ceiling, s")
+    backoff_max: float = Field(default=30.0, ge=0, description="largest retry delay, s")
+    rpm: float | None = Field(default=None, gt=0, description="requests per minute limit")
+    tpm: float | None = Field(default=None, gt=0, description="tokens per minute limit")
 
     @field_validator("id")
     @classmethod
@@ -139,7 +150,7 @@ class MetricConfig(Strict):
                 "a metric is either {type: NAME, ...args} or {NAME: value}, "
                 f"got keys {sorted(data)}"
             )
-        (kind, value), = data.items()
+        ((kind, value),) = data.items()
         args = value if isinstance(value, dict) else {"_": value}
         return {"type": kind, "name": name, "args": args}
 
@@ -160,11 +171,12 @@ class Suite(Strict):
     repeats: int = Field(default=1, ge=1)
     concurrency: int = Field(default=8, ge=1)
     tags: dict[str, str] = Field(default_factory=dict)
+    gates: list[Gate] = Field(default_factory=list, description="what a release must clear")
     error_budget: float = Field(
-        default=1.0,
+        default=0.1,
         ge=0,
         le=1,
-        description="fraction of items allowed to fail before the run exits 3 (1.0: never)",
+        description="fraction of items allowed to fail before the run stops and exits 3",
     )
 
     @field_validator("tags", mode="before")

@@ -1,0 +1,243 @@
+"""The Python API behind the CLI: `run_suite()` runs a suite (or resumes a run) end to end.
+
+from evalkit.api import run_suite
+result = run_suite("suites/support_faq.yaml")
+print(result.summary["cells"])
+"""
+
+from __future__ import annotations
+
+import asyncio
+import platform
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from evalkit import __version__
+from evalkit.engine.cache import NullCache, ResponseCache
+from evalkit.engine.progress import ProgressSink
+from evalkit.engine.runner import Engine, EngineStats
+from evalkit.errors import SuiteError
+from evalkit.gates.apply import check_gates, decide_and_store
+from evalkit.gates.apply import exit_code as gate_exit_code
+from evalkit.plan import Plan, prepare
+from evalkit.results.store import RunStore, default_runs_dir, new_run_id
+from evalkit.results.summary import aggregate
+from evalkit.runtime import close_runtimes, create_runtimes
+
+
+@dataclass
+class RunOptions:
+    runs_dir: Path = field(default_factory=default_runs_dir)
+    run_id: str | None = None
+    resume: str | None = None
+    no_cache: bool = False
+    cache_path: Path | None = None
+    limit: int | None = None
+    concurrency: int | None = None
+    variants: list[str] | None = None
+    models: list[str] | None = None
+    max_cost: float | None = None
+    baseline: str | None = None  # a baseline name or run id for every regression gate
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a run: what finished is on disk and `run_id` can be resumed."""
+
+    def __init__(self, run_id: str, summary: dict[str, Any]) -> None:
+        super().__init__(run_id)
+        self.run_id = run_id
+        self.summary = summary
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    run_dir: Path
+    summary: dict[str, Any]
+    stats: EngineStats
+    skipped: int
+    interrupted: bool = False
+
+    @property
+    def status(self) -> str:
+        return str(self.summary["status"])
+
+    @property
+    def exit_code(self) -> int:
+        """3 when the run did not complete (whatever the gates say), 1 when a gate failed."""
+        return gate_exit_code(self.summary)
+
+
+def run_suite(
+    suite_path: str | Path | None,
+    options: RunOptions | None = None,
+    progress: ProgressSink | None = None,
+) -> RunResult:
+    """Run a suite (or resume `options.resume`) and write runs/<run_id>/. Raises on user errors.
+
+    KeyboardInterrupt propagates after the summary of what finished has been written.
+    """
+    options = options or RunOptions()
+    store, plan = _open_run(suite_path, options)
+    check_gates(plan.suite, str(plan.loaded.path), plan.loaded.line_of)  # before any spend
+    done = store.done_keys() if options.resume else set()
+    runtimes = create_runtimes(plan, concurrency=options.concurrency)
+    engine = Engine(
+        run_id=store.run_id,
+        variants=dict(plan.variants),
+        metrics=plan.metrics,
+        models=runtimes,
+        store=store,
+        cache=_cache(options),
+        concurrency=options.concurrency or plan.suite.concurrency,
+        progress=progress,
+        max_cost=options.max_cost,
+        max_errors=_max_errors(plan),
+    )
+    items = plan.work_items(skip=done)
+    interrupted = False
+    try:
+        asyncio.run(_run_engine(engine, items, plan.total, len(done), runtimes))
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        engine.cache.close()
+        store.close()
+        summary = write_summary(store, plan, engine.stats, interrupted=interrupted)
+    if interrupted:
+        raise RunInterrupted(store.run_id, summary)
+    if plan.suite.gates or plan.repeats > 1:
+        summary = decide_and_store(
+            store,
+            plan.suite.gates,
+            repeats=plan.repeats,
+            runs_dir=options.runs_dir,
+            baseline=options.baseline,
+        )
+    return RunResult(store.run_id, store.dir, summary, engine.stats, skipped=len(done))
+
+
+async def _run_engine(engine: Engine, items: Any, total: int, done: int, runtimes: Any) -> None:
+    try:
+        await engine.run(items, total=total, done=done)
+    finally:
+        await close_runtimes(runtimes)
+
+
+def _open_run(suite_path: str | Path | None, options: RunOptions) -> tuple[RunStore, Plan]:
+    if options.resume:
+        store = RunStore.open_existing(options.runs_dir, options.resume)
+        previous = store.manifest()
+        plan = prepare(
+            suite_path or previous["suite"]["path"],
+            limit=previous["options"].get("limit"),
+            variants=previous["options"].get("variants"),
+            models=previous["options"].get("models"),
+        )
+        if plan.loaded.hash != previous["suite"]["hash"]:
+            raise SuiteError(
+                f"the suite changed since run {options.resume} started",
+                file=str(plan.loaded.path),
+                hint="resuming would mix two versions; start a new run without --resume",
+            )
+        return store, plan
+    if suite_path is None:
+        raise SuiteError("no suite given", hint="evalkit run suites/<name>.yaml")
+    plan = prepare(
+        suite_path, limit=options.limit, variants=options.variants, models=options.models
+    )
+    store = RunStore(options.runs_dir, options.run_id or new_run_id(plan.suite.name))
+    store.create(manifest(plan, store.run_id, options), plan.loaded.text)
+    return store, plan
+
+
+def _cache(options: RunOptions) -> ResponseCache | NullCache:
+    if options.no_cache:
+        return NullCache()
+    return ResponseCache(options.cache_path or options.runs_dir / "cache.sqlite")
+
+
+def _max_errors(plan: Plan) -> int | None:
+    budget = float(plan.suite.error_budget)
+    return None if budget >= 1.0 else int(budget * plan.total)
+
+
+def manifest(plan: Plan, run_id: str, options: RunOptions) -> dict[str, Any]:
+    """run.json: what was run, enough to resume it and to log it to a tracker later."""
+    suite = plan.suite
+    return {
+        "run_id": run_id,
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "evalkit_version": __version__,
+        "python": platform.python_version(),
+        "git_commit": git_commit(plan.loaded.base_dir),
+        "suite": {
+            "name": suite.name,
+            "description": suite.description,
+            "path": str(plan.loaded.path),
+            "hash": plan.loaded.hash,
+            "tags": dict(suite.tags),
+        },
+        "dataset": plan.dataset_info(),
+        "variants": {
+            name: {"hash": v.hash, "template": v.template_text}
+            for name, v in plan.variants.items()
+            if name in plan.variant_names
+        },
+        "models": [m.model_dump() for m in suite.models if m.id in plan.model_ids],
+        "metrics": [{"name": m.name, "type": m.type, "args": m.args} for m in plan.metrics],
+        "repeats": plan.repeats,
+        "total": plan.total,
+        "options": {
+            "limit": options.limit,
+            "variants": options.variants,
+            "models": options.models,
+            "no_cache": options.no_cache,
+            "max_cost": options.max_cost,
+        },
+    }
+
+
+def write_summary(
+    store: RunStore, plan: Plan, stats: EngineStats, *, interrupted: bool
+) -> dict[str, Any]:
+    records = store.records()
+    errors = sum(1 for r in records if r.get("error") is not None)
+    if interrupted:
+        status = "interrupted"
+    elif stats.stopped_reason or len(records) < plan.total:
+        status = "incomplete"
+    else:
+        status = "complete"
+    summary = {
+        "v": 1,
+        "run_id": store.run_id,
+        "suite": plan.suite.name,
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "status": status,
+        "stopped_reason": stats.stopped_reason,
+        "counts": {
+            "total": plan.total,
+            "done": len(records),
+            "errors": errors,
+            "cached": sum(1 for r in records if r.get("cached")),
+            "calls_this_session": stats.calls,
+        },
+        "cost": sum(r.get("cost") or 0.0 for r in records),
+        "cells": aggregate(records, plan.variant_names, plan.model_ids),
+    }
+    store.write_json("summary.json", summary)
+    return summary
+
+
+def git_commit(folder: Path) -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True, timeout=5
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None

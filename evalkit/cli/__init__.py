@@ -1,0 +1,1 @@
+"""The evalkit command line: a thin shell over evalkit.api, one module per command."""

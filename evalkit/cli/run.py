@@ -1,0 +1,120 @@
+"""`evalkit run`: run a suite (or resume a run) and print the comparison table."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from evalkit.cli.common import handle_errors
+from evalkit.cli.gate import with_report_options, write_reports
+from evalkit.errors import EXIT_INTERRUPTED
+
+
+@click.command("run")
+@click.argument("suite", required=False, type=click.Path(dir_okay=False))
+@click.option("--resume", "resume", metavar="RUN_ID", help="Finish an interrupted run.")
+@click.option(
+    "--runs-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where runs are written [default: runs, or $EVALKIT_RUNS_DIR].",
+)
+@click.option("--run-id", help="Name the run instead of a generated id.")
+@click.option("--no-cache", is_flag=True, help="Call the models even when a response is cached.")
+@click.option(
+    "--cache",
+    "cache_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Response cache file [default: <runs-dir>/cache.sqlite].",
+)
+@click.option("--limit", type=click.IntRange(min=1), help="Use only the first N examples.")
+@click.option("--concurrency", type=click.IntRange(min=1), help="Override the suite's concurrency.")
+@click.option("--variant", "variants", multiple=True, help="Run only this prompt variant.")
+@click.option("--model", "models", multiple=True, help="Run only this model id.")
+@click.option("--max-cost", type=float, help="Stop scheduling calls once this many $ are spent.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@with_report_options
+@handle_errors
+def run_cmd(suite: str | None, quiet: bool, **kwargs: Any) -> None:
+    """Run SUITE: every example x prompt variant x model (x repeats), scored and summarised.
+
+    \b
+    evalkit run suites/support_faq.yaml
+    evalkit run suites/support_faq.yaml --limit 5 --variant terse
+    evalkit run --resume 20261127-101500-support-faq-1a2b
+    evalkit run suites/support_faq.yaml --junit junit.xml --markdown summary.md
+
+    Exit codes: 0 gates passed, 1 a gate failed, 2 invalid input, 3 run incomplete,
+    130 interrupted.
+    """
+    from rich.console import Console
+
+    from evalkit.api import RunInterrupted, run_suite
+    from evalkit.engine.progress import NoProgress, RichProgress
+    from evalkit.report.table import comparison_table
+    from evalkit.report.verdict import print_verdict
+    from evalkit.results.store import RunStore
+
+    options = _options(kwargs)
+    err = Console(stderr=True)
+    progress = NoProgress() if quiet else RichProgress(err, "evaluating")
+    try:
+        result = run_suite(suite, options, progress)
+    except RunInterrupted as stop:
+        counts = stop.summary["counts"]
+        err.print(
+            f"[yellow]interrupted[/yellow]: {counts['done']} of {counts['total']} items done,"
+            f" kept in {options.runs_dir / stop.run_id}/"
+        )
+        err.print(f"resume with: evalkit run --resume {stop.run_id}")
+        sys.exit(EXIT_INTERRUPTED)
+    # CI logs are not terminals: give the table room instead of rich's 80-column default.
+    out = Console() if sys.stdout.isatty() else Console(width=160)
+    out.print(
+        comparison_table(result.summary, title=f"{result.summary['suite']} · {result.run_id}")
+    )
+    _report(out, err, result)
+    print_verdict(out, result.summary)
+    write_reports(result.summary, RunStore(options.runs_dir, result.run_id), **kwargs)
+    sys.exit(result.exit_code)
+
+
+def _options(kwargs: dict[str, Any]) -> Any:
+    from evalkit.api import RunOptions
+
+    options = RunOptions(
+        resume=kwargs["resume"],
+        run_id=kwargs["run_id"],
+        no_cache=kwargs["no_cache"],
+        cache_path=kwargs["cache_path"],
+        limit=kwargs["limit"],
+        concurrency=kwargs["concurrency"],
+        variants=list(kwargs["variants"]) or None,
+        models=list(kwargs["models"]) or None,
+        max_cost=kwargs["max_cost"],
+    )
+    if kwargs["runs_dir"] is not None:
+        options.runs_dir = kwargs["runs_dir"]
+    options.baseline = kwargs.get("baseline")
+    return options
+
+
+def _report(out: Any, err: Any, result: Any) -> None:
+    counts = result.summary["counts"]
+    if result.skipped:
+        out.print(f"resumed: {result.skipped} items were already done and not repeated")
+    if counts["cached"] and counts["cached"] == counts["done"]:
+        out.print(f"all {counts['cached']} items served from the cache (--no-cache to call again)")
+    elif counts["cached"]:
+        out.print(f"{counts['cached']} of {counts['done']} items served from the cache")
+    if counts["errors"]:
+        err.print(f"[red]{counts['errors']} items failed[/red]; first errors:")
+        for sample in result.stats.error_samples[:3]:
+            err.print(f"  - {sample}")
+    if result.summary.get("stopped_reason"):
+        err.print(f"[red]stopped:[/red] {result.summary['stopped_reason']}")
+        err.print(f"finish it later with: evalkit run --resume {result.run_id}")
+    out.print(f"results: {result.run_dir}/results.jsonl and summary.json")

@@ -1,0 +1,31 @@
+"""`evalkit validate SUITE`: check everything a run would check, without calling a model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from evalkit.checks import check_suite
+from evalkit.cli.common import handle_errors, suite_argument
+
+
+@click.command("validate")
+@suite_argument
+@click.option("--quiet", "-q", is_flag=True, help="Print only the summary line.")
+@handle_errors
+def validate_cmd(suite: Path, quiet: bool) -> None:
+    """Check SUITE without calling a model: YAML, dataset, prompts, variables, providers, metrics.
+
+    Exits 0 when the suite is valid, 2 with file:line and a hint when it is not.
+    """
+    check = check_suite(suite)
+    click.echo(f"OK {check.summary_line()}")
+    if quiet:
+        return
+    s = check.loaded.suite
+    click.echo(f"  dataset   {check.dataset} ({check.examples} rows)")
+    click.echo(f"  prompts   {', '.join(check.variants)}")
+    models = [f"{m.id} ({m.provider}{':' + m.model if m.model else ''})" for m in s.models]
+    click.echo(f"  models    {', '.join(models)}")
+    click.echo(f"  metrics   {', '.join(check.metrics) or '(none)'}")

@@ -1,0 +1,1 @@
+"""The run engine: scheduling, retries, the response cache and progress."""

@@ -1,0 +1,109 @@
+"""Sandboxed Jinja2 rendering of prompt templates.
+
+One shared environment: sandboxed (suites are shared and reviewed like code, but a template
+must not reach Python internals), StrictUndefined (a missing column is an error, never an empty
+string in a prompt), no autoescaping (prompts are not HTML).
+
+Filters beyond Jinja's built-ins: `tojson` (plain JSON, not HTML-escaped like Jinja's),
+`bullets` and `numbered` (a list as "- a" lines or "1. a" lines).
+
+    template = compile_template("Q: {{ question }}", origin="prompts/qa.jinja")
+    render(template, {"question": "Why?"}, example_id="ex1", origin="prompts/qa.jinja")
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError, UndefinedError
+from jinja2 import meta as jinja_meta
+from jinja2.sandbox import SandboxedEnvironment
+
+from evalkit.errors import SuiteError
+
+_UNDEFINED = re.compile(r"'([^']+)' is undefined")
+
+
+def _tojson(value: Any, indent: int | None = None) -> str:
+    return json.dumps(value, ensure_ascii=False, indent=indent, default=str)
+
+
+def _bullets(items: Iterable[Any], marker: str = "-") -> str:
+    return "\n".join(f"{marker} {item}" for item in items)
+
+
+def _numbered(items: Iterable[Any], start: int = 1) -> str:
+    return "\n".join(f"{i}. {item}" for i, item in enumerate(items, start))
+
+
+def _make_environment() -> SandboxedEnvironment:
+    env = SandboxedEnvironment(
+        undefined=StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=False,
+    )
+    env.filters.update(tojson=_tojson, bullets=_bullets, numbered=_numbered)
+    env.policies["json.dumps_kwargs"] = {"ensure_ascii": False, "sort_keys": False}
+    return env
+
+
+ENV = _make_environment()
+
+
+def compile_template(source: str, origin: str, line: int | None = None) -> Template:
+    """Compile a template; `origin` (a file, or a label like "metric x") locates errors.
+
+    `line` is the line of `origin` where the template starts, so an error on the template's
+    third line is reported at line + 2. Without it the message names the template's line.
+    """
+    try:
+        return ENV.from_string(source)
+    except TemplateSyntaxError as exc:
+        lineno = exc.lineno or 1
+        where = "" if line is not None else f" (template line {lineno})"
+        raise SuiteError(
+            f"template syntax error: {exc.message}{where}",
+            file=origin,
+            line=line + lineno - 1 if line is not None else None,
+            hint="check that every {{ and {% is closed; in YAML, quote a template",
+        ) from None
+
+
+def template_variables(source: str) -> set[str]:
+    """The variables a template reads from the row (globals such as `range` excluded)."""
+    try:
+        ast = ENV.parse(source)
+    except TemplateSyntaxError:
+        return set()  # compile_template reports it, with a location
+    return set(jinja_meta.find_undeclared_variables(ast)) - set(ENV.globals)
+
+
+def render(
+    template: Template,
+    row: dict[str, Any],
+    *,
+    example_id: str,
+    origin: str,
+    line: int | None = None,
+) -> str:
+    """Render `template` for one row; a missing variable names the row, its line and columns."""
+    try:
+        return template.render(row)
+    except UndefinedError as exc:
+        match = _UNDEFINED.search(str(exc))
+        what = f"no variable '{match.group(1)}'" if match else f"a problem: {exc}"
+        where = f" (line {line})" if line is not None else ""
+        raise SuiteError(
+            f"row {example_id}{where} has {what}",
+            file=origin,
+            hint=f"the row has: {', '.join(sorted(row)) or 'no columns'}",
+        ) from None
+    except (TemplateError, ArithmeticError, LookupError, TypeError, ValueError) as exc:
+        # a filter or an expression failed on this row's values (e.g. a number + a string)
+        raise SuiteError(
+            f"cannot render the template for row {example_id}: {type(exc).__name__}: {exc}",
+            file=origin,
+        ) from None

@@ -1,0 +1,92 @@
+"""A deterministic provider for tests and docs.
+
+Options (all optional):
+  response:   a Jinja2-free template string; "{last}" is the last user message, "{row[x]}" a
+              row field. Default: "{last}" (echo).
+  responses:  a mapping from a substring of the last user message to the response.
+  column:     take the response from this row column (like replay, but through the engine).
+  latency_ms: simulated latency (asyncio.sleep).
+  fail_on:    a substring; when the last user message contains it, the call raises.
+  fail_times: how many times a matching call fails before succeeding (default: always).
+  calls_log:  a file that gets one line per call ("example|variant|repeat"), so a test can
+              count calls across processes (e.g. an interrupted run and its resume).
+
+`calls` counts calls per instance, and the class-level `CALLS` counts across instances, so tests
+can assert that a resumed or cached run made no new calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from pathlib import Path
+from typing import Any, ClassVar
+
+from evalkit.errors import ProviderError
+from evalkit.records import Generation, GenerationRequest, Usage
+from evalkit.suite.schema import ModelConfig
+
+
+class MockProvider:
+    CALLS: ClassVar[Counter[str]] = Counter()
+
+    def __init__(self, model_id: str, options: dict[str, Any]) -> None:
+        self.model_id = model_id
+        self.options = options
+        self.calls = 0
+        self._failures: Counter[str] = Counter()
+
+    async def generate(self, request: GenerationRequest) -> Generation:
+        self.calls += 1
+        MockProvider.CALLS[self.model_id] += 1
+        last = _last_user(request)
+        self._log_call(request)
+        latency = float(self.options.get("latency_ms", 0))
+        if latency:
+            await asyncio.sleep(latency / 1000)
+        self._maybe_fail(last, request)
+        output = self._respond(last, request)
+        usage = Usage(input_tokens=_words(request), output_tokens=len(output.split()))
+        return Generation(output=output, usage=usage, latency_ms=latency)
+
+    def _log_call(self, request: GenerationRequest) -> None:
+        path = self.options.get("calls_log")
+        if path:
+            with open(path, "a", encoding="utf-8") as handle:
+                handle.write(f"{request.example_id}|{request.variant}|{request.repeat}\n")
+
+    def _maybe_fail(self, last: str, request: GenerationRequest) -> None:
+        marker = self.options.get("fail_on")
+        if not marker or marker not in last:
+            return
+        key = f"{request.example_id}|{request.variant}|{request.repeat}"
+        limit = self.options.get("fail_times")
+        if limit is None or self._failures[key] < int(limit):
+            self._failures[key] += 1
+            raise ProviderError(f"mock failure on '{marker}'", retryable=limit is not None)
+
+    def _respond(self, last: str, request: GenerationRequest) -> str:
+        for needle, answer in (self.options.get("responses") or {}).items():
+            if needle in last:
+                return str(answer)
+        column = self.options.get("column")
+        if column:
+            return str(request.row.get(column, ""))
+        template = str(self.options.get("response", "{last}"))
+        return template.format(last=last, row=request.row, repeat=request.repeat)
+
+    async def aclose(self) -> None:
+        return None
+
+
+def _last_user(request: GenerationRequest) -> str:
+    users = [m["content"] for m in request.messages if m.get("role") == "user"]
+    return users[-1] if users else ""
+
+
+def _words(request: GenerationRequest) -> int:
+    return sum(len(m.get("content", "").split()) for m in request.messages)
+
+
+def create(config: ModelConfig, base_dir: Path) -> MockProvider:
+    return MockProvider(config.id, dict(config.options))

@@ -1,0 +1,1 @@
+"""Reporters: the terminal comparison table, Markdown and JUnit XML."""

@@ -1,0 +1,79 @@
+"""The comparison table printed at the end of a run: one row per variant x model.
+
+Each metric column shows the mean (or pass rate) with its 95% confidence interval and n; the
+best row of each metric is bold so a PO sees at a glance which variant wins, and the interval
+shows whether the win is more than noise.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from rich.table import Table
+
+
+def comparison_table(summary: dict[str, Any], title: str | None = None) -> Table:
+    cells = summary["cells"]
+    metric_names = _metric_names(cells)
+    table = Table(title=title, show_lines=False, header_style="bold")
+    table.add_column("variant")
+    table.add_column("model")
+    for name in metric_names:
+        table.add_column(name, justify="right", no_wrap=True)
+    for header in ("latency ms", "tokens in/out", "cost $", "errors"):
+        table.add_column(header, justify="right")
+    best = {name: _best(cells, name) for name in metric_names}
+    for cell in cells:
+        row = [cell["variant"], cell["model"]]
+        for name in metric_names:
+            row.append(_metric_text(cell["metrics"].get(name), best[name]))
+        row.extend(_perf_texts(cell))
+        table.add_row(*row)
+    return table
+
+
+def _metric_names(cells: list[dict[str, Any]]) -> list[str]:
+    names: dict[str, None] = {}
+    for cell in cells:
+        names.update(dict.fromkeys(cell["metrics"]))
+    return list(names)
+
+
+def _best(cells: list[dict[str, Any]], name: str) -> float | None:
+    means = [c["metrics"][name]["mean"] for c in cells if name in c["metrics"]]
+    means = [m for m in means if m is not None and not math.isnan(m)]
+    return max(means) if len(means) > 1 else None
+
+
+def _metric_text(stats: dict[str, Any] | None, best: float | None) -> str:
+    if not stats or stats.get("n", 0) == 0:
+        unscored = stats.get("n_unscored", 0) if stats else 0
+        return f"[dim]–[/dim] ({unscored} unscored)" if unscored else "[dim]–[/dim]"
+    mean, low, high = stats["mean"], stats.get("ci_low"), stats.get("ci_high")
+    text = _fmt(mean, stats["kind"])
+    if low is not None and high is not None and not math.isnan(low):
+        text += f" [dim][{_fmt(low, stats['kind'])}–{_fmt(high, stats['kind'])}][/dim]"
+    text += f" [dim]n={stats['n']}[/dim]"
+    if stats.get("n_unscored"):
+        text += f" [yellow]{stats['n_unscored']} unscored[/yellow]"
+    if best is not None and mean == best:
+        text = f"[bold green]{text}[/bold green]"
+    return text
+
+
+def _fmt(value: float, kind: str) -> str:
+    return f"{value:.0%}" if kind == "pass_rate" else f"{value:.3g}"
+
+
+def _perf_texts(cell: dict[str, Any]) -> list[str]:
+    latency = cell["latency_ms"]["mean"]
+    tokens = cell["tokens"]
+    cost = cell.get("cost")
+    errors = cell["errors"]
+    return [
+        f"{latency:.0f}" if latency is not None else "[dim]cached[/dim]",
+        f"{tokens['mean_input']:.0f}/{tokens['mean_output']:.0f}",
+        f"{cost['total']:.4f}" if cost else "–",
+        f"[red]{errors}[/red]" if errors else "0",
+    ]

@@ -1,0 +1,89 @@
+"""Turn the suite's model configs into live runtimes: provider, limits, retry policy, pricing.
+
+Providers are created here, before the first call, so a missing key or package fails the run
+at once with a clear message instead of failing every item.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import warnings
+from typing import TYPE_CHECKING
+
+from evalkit.engine.retry import RetryPolicy
+from evalkit.engine.runner import CostFn, Limiter, ModelRuntime
+from evalkit.errors import EvalkitError
+from evalkit.providers.base import create_provider, load_factory, model_identity
+from evalkit.suite.schema import ModelConfig
+
+if TYPE_CHECKING:
+    from evalkit.plan import Plan
+
+
+def create_runtimes(
+    plan: Plan, *, concurrency: int | None = None, extra_ids: list[str] | None = None
+) -> dict[str, ModelRuntime]:
+    """Runtimes for the models under test plus `extra_ids` (judges), each created once."""
+    suite = plan.suite
+    wanted = list(dict.fromkeys([*plan.model_ids, *(extra_ids or [])]))
+    for model_id in wanted:  # fail on an unknown provider before creating any
+        load_factory(suite.model(model_id).provider)
+    runtimes: dict[str, ModelRuntime] = {}
+    for model_id in wanted:
+        config = suite.model(model_id)
+        runtimes[model_id] = build_runtime(config, plan, suite_prices=_suite_prices(suite))
+    return runtimes
+
+
+def build_runtime(
+    config: ModelConfig, plan: Plan, suite_prices: dict[str, dict[str, float]] | None = None
+) -> ModelRuntime:
+    provider = create_provider(config, plan.loaded.base_dir)
+    policy = RetryPolicy(
+        max_attempts=config.max_attempts,
+        timeout=config.timeout,
+        base_delay=config.backoff_base,
+        max_delay=config.backoff_max,
+    )
+    return ModelRuntime(
+        config=config,
+        provider=provider,
+        identity=model_identity(config),
+        policy=policy,
+        semaphore=asyncio.Semaphore(config.concurrency) if config.concurrency else None,
+        limiter=_limiter(config),
+        cost=_cost_fn(config, suite_prices),
+    )
+
+
+def _suite_prices(suite: object) -> dict[str, dict[str, float]] | None:
+    prices = getattr(suite, "prices", None)
+    return dict(prices) if prices else None
+
+
+def _limiter(config: ModelConfig) -> Limiter | None:
+    if config.rpm is None and config.tpm is None:
+        return None
+    from evalkit.engine.ratelimit import RateLimiter
+
+    return RateLimiter(rpm=config.rpm, tpm=config.tpm)
+
+
+def _cost_fn(config: ModelConfig, overrides: dict[str, dict[str, float]] | None) -> CostFn | None:
+    try:  # TEMP until pricing lands
+        from evalkit.pricing import cost, price_for
+    except ModuleNotFoundError:
+        return None
+
+    price = price_for(config.provider, config.model or "", overrides)
+    if price is None:
+        return None
+    return lambda usage: cost(price, usage)
+
+
+async def close_runtimes(runtimes: dict[str, ModelRuntime]) -> None:
+    for runtime in runtimes.values():
+        try:
+            await runtime.provider.aclose()
+        except EvalkitError as exc:  # closing must never hide the run's own outcome
+            warnings.warn(f"closing model {runtime.config.id}: {exc.message}", stacklevel=1)

@@ -1,0 +1,53 @@
+"""Statistics for summaries and release gates: intervals, paired tests, flakiness, judge agreement.
+
+Pure functions over plain Python/numpy data. scipy is imported inside the functions that need
+it, so importing evalkit (and `evalkit --help`) stays fast.
+"""
+
+from evalkit.stats.calibration import agreement, cohen_kappa
+from evalkit.stats.flaky import FlakyReport, classify_repeats, pass_at_k, pass_hat_k
+from evalkit.stats.intervals import (
+    bootstrap_mean_interval,
+    mean_interval,
+    percentile,
+    summarize,
+    wilson_interval,
+)
+from evalkit.stats.paired import (
+    PairedData,
+    RegressionResult,
+    holm_adjust,
+    mcnemar_exact,
+    mcnemar_margin,
+    mcnemar_one_sided,
+    pair_by_id,
+    paired_bootstrap_diff,
+    paired_rate_interval,
+    regression_test,
+    wilcoxon_signed_rank,
+)
+
+__all__ = [
+    "FlakyReport",
+    "PairedData",
+    "RegressionResult",
+    "agreement",
+    "bootstrap_mean_interval",
+    "classify_repeats",
+    "cohen_kappa",
+    "holm_adjust",
+    "mcnemar_exact",
+    "mcnemar_margin",
+    "mcnemar_one_sided",
+    "mean_interval",
+    "pair_by_id",
+    "paired_bootstrap_diff",
+    "paired_rate_interval",
+    "pass_at_k",
+    "pass_hat_k",
+    "percentile",
+    "regression_test",
+    "summarize",
+    "wilcoxon_signed_rank",
+    "wilson_interval",
+]
