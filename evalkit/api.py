@@ -22,6 +22,13 @@ from evalkit.engine.runner import Engine, EngineStats
 from evalkit.errors import SuiteError
 from evalkit.gates.apply import check_gates, decide_and_store
 from evalkit.gates.apply import exit_code as gate_exit_code
+from evalkit.graders.runner import (
+    Grading,
+    attach_graders,
+    grader_manifest,
+    grader_sections,
+    judge_ids,
+)
 from evalkit.plan import Plan, prepare
 from evalkit.results.store import RunStore, default_runs_dir, new_run_id
 from evalkit.results.summary import aggregate
@@ -41,6 +48,8 @@ class RunOptions:
     models: list[str] | None = None
     max_cost: float | None = None
     baseline: str | None = None  # a baseline name or run id for every regression gate
+    tracking_uri: str | None = None  # MLflow; else $MLFLOW_TRACKING_URI, the suite, runs/mlflow.db
+    tracking: bool = True  # False (or EVALKIT_NO_TRACKING=1): do not log to MLflow
 
 
 class RunInterrupted(KeyboardInterrupt):
@@ -84,7 +93,7 @@ def run_suite(
     store, plan = _open_run(suite_path, options)
     check_gates(plan.suite, str(plan.loaded.path), plan.loaded.line_of)  # before any spend
     done = store.done_keys() if options.resume else set()
-    runtimes = create_runtimes(plan, concurrency=options.concurrency)
+    runtimes = create_runtimes(plan, concurrency=options.concurrency, extra_ids=judge_ids(plan))
     engine = Engine(
         run_id=store.run_id,
         variants=dict(plan.variants),
@@ -97,10 +106,11 @@ def run_suite(
         max_cost=options.max_cost,
         max_errors=_max_errors(plan),
     )
+    grading = attach_graders(engine, plan, runtimes, store)
     items = plan.work_items(skip=done)
     interrupted = False
     try:
-        asyncio.run(_run_engine(engine, items, plan.total, len(done), runtimes))
+        asyncio.run(_run_engine(engine, items, plan.total, len(done), runtimes, grading))
     except KeyboardInterrupt:
         interrupted = True
     finally:
@@ -108,6 +118,7 @@ def run_suite(
         store.close()
         summary = write_summary(store, plan, engine.stats, interrupted=interrupted)
     if interrupted:
+        _track(store, plan, options)
         raise RunInterrupted(store.run_id, summary)
     if plan.suite.gates or plan.repeats > 1:
         summary = decide_and_store(
@@ -117,12 +128,25 @@ def run_suite(
             runs_dir=options.runs_dir,
             baseline=options.baseline,
         )
+    _track(store, plan, options)
     return RunResult(store.run_id, store.dir, summary, engine.stats, skipped=len(done))
 
 
-async def _run_engine(engine: Engine, items: Any, total: int, done: int, runtimes: Any) -> None:
+def _track(store: RunStore, plan: Plan, options: RunOptions) -> None:
+    """Log the run to MLflow, a subscriber: its failure is a warning, the results are on disk."""
+    if options.tracking:
+        from evalkit.tracking import track_after_run
+
+        track_after_run(store.dir, tracking_uri=options.tracking_uri, config=plan.suite.tracking)
+
+
+async def _run_engine(
+    engine: Engine, items: Any, total: int, done: int, runtimes: Any, grading: Grading | None
+) -> None:
     try:
         await engine.run(items, total=total, done=done)
+        if grading is not None and not engine.stats.stopped_reason:
+            await grading.after_run()  # pairwise graders compare finished outputs
     finally:
         await close_runtimes(runtimes)
 
@@ -183,12 +207,17 @@ def manifest(plan: Plan, run_id: str, options: RunOptions) -> dict[str, Any]:
         },
         "dataset": plan.dataset_info(),
         "variants": {
-            name: {"hash": v.hash, "template": v.template_text}
+            name: {
+                "hash": v.hash,
+                "template": v.template_text,
+                "messages": [{"role": m.role, "content": m.source} for m in v.messages],
+            }
             for name, v in plan.variants.items()
             if name in plan.variant_names
         },
         "models": [m.model_dump() for m in suite.models if m.id in plan.model_ids],
         "metrics": [{"name": m.name, "type": m.type, "args": m.args} for m in plan.metrics],
+        "graders": grader_manifest(plan.graders),
         "repeats": plan.repeats,
         "total": plan.total,
         "options": {
@@ -229,6 +258,7 @@ def write_summary(
         "cost": sum(r.get("cost") or 0.0 for r in records),
         "cells": aggregate(records, plan.variant_names, plan.model_ids),
     }
+    summary.update(grader_sections(store.dir, records, plan.graders))
     store.write_json("summary.json", summary)
     return summary
 

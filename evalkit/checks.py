@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from evalkit.errors import SuiteError
+from evalkit.gates.apply import check_gates
 from evalkit.records import Example
 from evalkit.suite.loader import LoadedSuite, load_suite
 from evalkit.suite.schema import MetricConfig
@@ -57,6 +58,8 @@ def check_suite(path: str | Path) -> SuiteCheck:
     check_variables(variants, examples, source=source)
     check_providers(loaded)
     check_metrics(loaded, examples, source)
+    check_graders(loaded, examples, source)
+    check_gates(suite, loaded.file, loaded.line_of)
     return SuiteCheck(
         loaded=loaded,
         examples=len(examples),
@@ -72,15 +75,26 @@ def check_providers(loaded: LoadedSuite) -> None:
     from evalkit.providers.base import _REGISTRY, provider_names
     from evalkit.suite.suggest import did_you_mean
 
-    for index, model in enumerate(loaded.suite.models):
+    suite = loaded.suite
+    entries = [("models", i, m) for i, m in enumerate(suite.models)]
+    entries += [("judges", i, m) for i, m in enumerate(suite.judges)]  # graders' judge models
+    for section, index, model in entries:
         if model.provider not in _REGISTRY:
             raise SuiteError(
                 f"model '{model.id}': unknown provider '{model.provider}'",
                 file=loaded.file,
-                line=loaded.line_of(("models", index, "provider")),
+                line=loaded.line_of((section, index, "provider")),
                 hint=did_you_mean(model.provider, _REGISTRY)
                 or f"known providers: {', '.join(provider_names())}",
             )
+
+
+def check_graders(loaded: LoadedSuite, examples: list[Example], source: str) -> list[Any]:
+    """Graders bind: judge ids, prompt files, templates against every row; the bound graders."""
+    from evalkit.graders.bind import bind_graders
+
+    metric_names = [m.display_name for m in loaded.suite.metrics]
+    return list(bind_graders(loaded, examples, source, metric_names))
 
 
 def check_metrics(loaded: LoadedSuite, examples: list[Example], source: str) -> None:

@@ -8,11 +8,11 @@ spent. `work_items()` then yields the matrix lazily.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from evalkit.checks import check_metric_templates, check_providers
+from evalkit.checks import check_graders, check_metric_templates, check_providers
 from evalkit.data.loaders import dataset_digest, dataset_name, dataset_source, load_dataset
 from evalkit.errors import SuiteError
 from evalkit.metrics.bind import BoundMetric, bind_metrics
@@ -29,6 +29,7 @@ class Plan:
     metrics: list[BoundMetric]
     variant_names: list[str]
     model_ids: list[str]
+    graders: list[Any] = field(default_factory=list)  # evalkit.graders.bind.BoundGrader
 
     @property
     def suite(self) -> Any:
@@ -82,6 +83,7 @@ def prepare(
         list(suite.metrics), loaded.base_dir, file=loaded.file, locate=loaded.line_of
     )
     check_metric_templates(loaded, examples, source)
+    graders = check_graders(loaded, examples, source)
     return Plan(
         loaded=loaded,
         examples=examples,
@@ -89,6 +91,7 @@ def prepare(
         metrics=metrics,
         variant_names=_select("prompt variant", list(compiled), variants),
         model_ids=_select("model", [m.id for m in suite.models], models),
+        graders=graders,
     )
 
 

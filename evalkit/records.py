@@ -88,6 +88,7 @@ class Score:
     passed: bool | None = None
     reason: str | None = None
     meta: dict[str, Any] | None = None
+    skipped: bool = False  # not scored on purpose (a grader's only_if): counted, not unscored
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"value": self.value, "passed": self.passed}
@@ -95,6 +96,8 @@ class Score:
             data["reason"] = self.reason
         if self.meta:
             data["meta"] = self.meta
+        if self.skipped:
+            data["skipped"] = True
         return data
 
 

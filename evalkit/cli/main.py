@@ -28,6 +28,10 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Decide the gates of a finished run again (exit 0/1).",
     ),
     "baseline": ("evalkit.cli.baseline", "baseline_group", "Name a run as a regression baseline."),
+    "ui": ("evalkit.cli.ui", "ui_cmd", "Browse and compare runs in the MLflow UI."),
+    "runs": ("evalkit.cli.runs", "runs_group", "List recent runs with headline metrics."),
+    "compare": ("evalkit.cli.compare", "compare_cmd", "Compare two runs example by example."),
+    "log": ("evalkit.cli.log", "log_cmd", "Upload a run to MLflow (again, or later)."),
 }
 
 

@@ -35,6 +35,13 @@ from evalkit.errors import EXIT_INTERRUPTED
 @click.option("--variant", "variants", multiple=True, help="Run only this prompt variant.")
 @click.option("--model", "models", multiple=True, help="Run only this model id.")
 @click.option("--max-cost", type=float, help="Stop scheduling calls once this many $ are spent.")
+@click.option(
+    "--tracking-uri",
+    metavar="URI",
+    help="Log to this MLflow server or store [default: $MLFLOW_TRACKING_URI, the suite's"
+    " tracking.uri, else <runs-dir>/mlflow.db].",
+)
+@click.option("--no-tracking", is_flag=True, help="Do not log the run to MLflow.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @with_report_options
 @handle_errors
@@ -54,6 +61,7 @@ def run_cmd(suite: str | None, quiet: bool, **kwargs: Any) -> None:
 
     from evalkit.api import RunInterrupted, run_suite
     from evalkit.engine.progress import NoProgress, RichProgress
+    from evalkit.graders.report import grader_lines
     from evalkit.report.table import comparison_table
     from evalkit.report.verdict import print_verdict
     from evalkit.results.store import RunStore
@@ -76,6 +84,8 @@ def run_cmd(suite: str | None, quiet: bool, **kwargs: Any) -> None:
     out.print(
         comparison_table(result.summary, title=f"{result.summary['suite']} · {result.run_id}")
     )
+    for line in grader_lines(result.summary):  # pairwise win rates, judge calibration
+        out.print(line, markup=False, highlight=False)
     _report(out, err, result)
     print_verdict(out, result.summary)
     write_reports(result.summary, RunStore(options.runs_dir, result.run_id), **kwargs)
@@ -99,6 +109,8 @@ def _options(kwargs: dict[str, Any]) -> Any:
     if kwargs["runs_dir"] is not None:
         options.runs_dir = kwargs["runs_dir"]
     options.baseline = kwargs.get("baseline")
+    options.tracking_uri = kwargs.get("tracking_uri")
+    options.tracking = not kwargs.get("no_tracking")
     return options
 
 

@@ -29,3 +29,6 @@ def validate_cmd(suite: Path, quiet: bool) -> None:
     models = [f"{m.id} ({m.provider}{':' + m.model if m.model else ''})" for m in s.models]
     click.echo(f"  models    {', '.join(models)}")
     click.echo(f"  metrics   {', '.join(check.metrics) or '(none)'}")
+    if s.graders:  # which grader asks which judge
+        graders = [f"{g.display_name} ({g.type}: {', '.join(g.judge_ids)})" for g in s.graders]
+        click.echo(f"  graders   {', '.join(graders)}")

@@ -40,8 +40,11 @@ class Limiter(Protocol):
 
 
 CostFn = Callable[[Usage], float | None]
-# A scoring hook runs after the metrics (graders use it): it may make judge calls.
-ScoreHook = Callable[[WorkItem, list[Message], Generation], Awaitable[dict[str, Score]]]
+# A scoring hook runs after the metrics (graders use it): it may make judge calls. It gets the
+# scores so far, so a grader can skip items whose cheap metrics already failed.
+ScoreHook = Callable[
+    [WorkItem, list[Message], Generation, dict[str, Score]], Awaitable[dict[str, Score]]
+]
 
 
 @dataclass
@@ -131,7 +134,7 @@ class Engine:
         scores = self._score(messages, item, gen) if gen.error is None else {}
         if gen.error is None:
             for hook in self.hooks:
-                scores.update(await hook(item, messages, gen))
+                scores.update(await hook(item, messages, gen, dict(scores)))
         record = result_record(self.run_id, item, messages, gen, scores)
         self.store.append(record)
         self._count(gen)

@@ -26,10 +26,10 @@ _CHUNK_ELEMENTS = 2_000_000
 
 def _z(confidence: float) -> float:
     """Two-sided standard normal quantile for `confidence` (0.95 -> 1.96)."""
-    from scipy.stats import norm
+    from statistics import NormalDist  # stdlib: importing scipy.stats costs about a second
 
     _check_confidence(confidence)
-    return float(norm.ppf(0.5 + confidence / 2))
+    return float(NormalDist().inv_cdf(0.5 + confidence / 2))
 
 
 def _check_confidence(confidence: float) -> None:
@@ -75,7 +75,7 @@ def mean_interval(values: Iterable[Any], confidence: float = 0.95) -> tuple[floa
     scores from a few dozen examples on). n = 1 gives (x, nan, nan); n = 0 gives all nan.
     A constant sample gives a zero-width interval.
     """
-    from scipy.stats import t
+    from scipy.special import stdtrit  # the t quantile, without importing scipy.stats
 
     _check_confidence(confidence)
     x = as_float_array(values)
@@ -85,7 +85,7 @@ def mean_interval(values: Iterable[Any], confidence: float = 0.95) -> tuple[floa
     mean = float(x.mean())
     if n == 1:
         return (mean, math.nan, math.nan)
-    half = float(t.ppf(0.5 + confidence / 2, n - 1)) * float(x.std(ddof=1)) / math.sqrt(n)
+    half = float(stdtrit(n - 1, 0.5 + confidence / 2)) * float(x.std(ddof=1)) / math.sqrt(n)
     return (mean, mean - half, mean + half)
 
 

@@ -216,11 +216,12 @@ def _line_of(lines: Mapping[tuple[str, ...], int], loc: Loc) -> int | None:
 def _secret_scopes(data: dict[str, Any]) -> list[tuple[Loc, Any]]:
     """The parts of a suite where endpoints and credentials are configured."""
     scopes: list[tuple[Loc, Any]] = []
-    models = data.get("models")
-    if isinstance(models, list):
-        for index, model in enumerate(models):
-            if isinstance(model, dict) and "options" in model:
-                scopes.append((("models", index, "options"), model["options"]))
+    for section in ("models", "judges"):  # judges are model entries too (graders' judges)
+        models = data.get(section)
+        if isinstance(models, list):
+            for index, model in enumerate(models):
+                if isinstance(model, dict) and "options" in model:
+                    scopes.append(((section, index, "options"), model["options"]))
     if "tracking" in data:
         scopes.append((("tracking",), data["tracking"]))
     return scopes
@@ -244,8 +245,8 @@ def interpolate_env(data: dict[str, Any], lines: LineMap, file: str) -> dict[str
     result = dict(data)
     for loc, value in _secret_scopes(data):
         new = _interpolate(value, loc, lines, file)
-        if loc[0] == "models":
-            models = result["models"] = list(result["models"])
+        if loc[0] in ("models", "judges"):
+            models = result[loc[0]] = list(result[loc[0]])
             models[loc[1]] = {**models[loc[1]], "options": new}
         else:
             result[loc[0]] = new

@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from evalkit.gates.schema import Gate
+from evalkit.graders.schema import GraderConfig
 
 PROMPT_FILE_SUFFIXES = (".jinja", ".j2", ".jinja2", ".txt", ".md", ".yaml", ".yml")
 
@@ -159,6 +160,30 @@ class MetricConfig(Strict):
         return self.name or self.type
 
 
+class TrackingConfig(Strict):
+    """Where a run is logged (MLflow). Overridden by --tracking-uri and MLFLOW_TRACKING_URI."""
+
+    enabled: bool = True
+    uri: str | None = Field(default=None, description="tracking URI [default: runs/mlflow.db]")
+    experiment: str | None = Field(default=None, description="[default: the suite name]")
+    register_prompts: bool = Field(default=True, description="prompt variants -> Prompt Registry")
+    traces: int = Field(
+        default=100,
+        ge=0,
+        description="items logged as traces with assessments (a fixed sample of examples); 0: none",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        # `tracking: false` turns logging off; `tracking: http://host:5000` names the server
+        if isinstance(data, bool):
+            return {"enabled": data}
+        if isinstance(data, str):
+            return {"uri": data}
+        return data
+
+
 class Suite(Strict):
     """An evaluation suite."""
 
@@ -171,7 +196,14 @@ class Suite(Strict):
     repeats: int = Field(default=1, ge=1)
     concurrency: int = Field(default=8, ge=1)
     tags: dict[str, str] = Field(default_factory=dict)
+    judges: list[ModelConfig] = Field(
+        default_factory=list, description="judge models for graders (not part of the matrix)"
+    )
+    graders: list[GraderConfig] = Field(
+        default_factory=list, description="LLM judges: rubric, closed_qa, factuality, pairwise"
+    )
     gates: list[Gate] = Field(default_factory=list, description="what a release must clear")
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig)
     error_budget: float = Field(
         default=0.1,
         ge=0,
@@ -188,7 +220,7 @@ class Suite(Strict):
 
     @model_validator(mode="after")
     def _unique_ids(self) -> Suite:
-        ids = [m.id for m in self.models]
+        ids = [m.id for m in [*self.models, *self.judges]]
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:
             raise ValueError(f"model ids must be unique, repeated: {', '.join(dupes)}")
@@ -199,4 +231,4 @@ class Suite(Strict):
         return self
 
     def model(self, model_id: str) -> ModelConfig:
-        return next(m for m in self.models if m.id == model_id)
+        return next(m for m in [*self.models, *self.judges] if m.id == model_id)

@@ -1,0 +1,219 @@
+"""Compare two runs: per variant x model and metric, both values, the difference, and the
+examples whose score changed, paired by example id (each example is its own control).
+
+Differences are B - A: run B is the candidate, run A the reference. Repeats of an example are
+averaged first. The p-value is two-sided and paired: exact McNemar for pass/fail metrics,
+Wilcoxon signed-rank for scores; it is a guide for reading, the release gates decide.
+
+    comparison = compare_runs(Path("runs"), "20261127-101500-faq-1a2b", "20261128-090000-faq-3c4d")
+    for diff in comparison.diffs:
+        print(diff.metric, diff.a_mean, diff.b_mean, diff.diff, len(diff.changed))
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from evalkit.results.store import RunStore
+
+Cell = tuple[str, str]  # (variant, model)
+EPSILON = 1e-9
+
+
+@dataclass(frozen=True)
+class ExampleChange:
+    example_id: str
+    a: float
+    b: float
+
+    @property
+    def delta(self) -> float:
+        return self.b - self.a
+
+
+@dataclass
+class MetricDiff:
+    variant: str
+    model: str
+    metric: str
+    kind: str  # pass_rate | mean
+    a_mean: float | None
+    b_mean: float | None
+    n_pairs: int = 0
+    p_value: float | None = None
+    changed: list[ExampleChange] = field(default_factory=list)  # biggest change first
+    only_a: list[str] = field(default_factory=list)  # example ids scored only in run A
+    only_b: list[str] = field(default_factory=list)
+
+    @property
+    def diff(self) -> float | None:
+        if self.a_mean is None or self.b_mean is None:
+            return None
+        return self.b_mean - self.a_mean
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "variant": self.variant,
+            "model": self.model,
+            "metric": self.metric,
+            "kind": self.kind,
+            "a": self.a_mean,
+            "b": self.b_mean,
+            "diff": self.diff,
+            "n_pairs": self.n_pairs,
+            "p_value": self.p_value,
+            "changed": [{"example_id": c.example_id, "a": c.a, "b": c.b} for c in self.changed],
+            "only_a": self.only_a,
+            "only_b": self.only_b,
+        }
+
+
+@dataclass
+class Comparison:
+    run_a: str
+    run_b: str
+    diffs: list[MetricDiff]
+    cells_only_a: list[Cell] = field(default_factory=list)
+    cells_only_b: list[Cell] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # e.g. different suites or datasets
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "run_a": self.run_a,
+            "run_b": self.run_b,
+            "diffs": [d.to_json() for d in self.diffs],
+            "cells_only_a": [list(c) for c in self.cells_only_a],
+            "cells_only_b": [list(c) for c in self.cells_only_b],
+            "notes": self.notes,
+        }
+
+
+def compare_runs(runs_dir: Path, run_a: str, run_b: str) -> Comparison:
+    """Compare two runs of runs_dir (raises SuiteError naming recent runs if one is unknown)."""
+    store_a = RunStore.open_existing(runs_dir, run_a)
+    store_b = RunStore.open_existing(runs_dir, run_b)
+    return compare_stores(store_a, store_b)
+
+
+def compare_stores(store_a: RunStore, store_b: RunStore) -> Comparison:
+    cells_a, cells_b = _summary_cells(store_a), _summary_cells(store_b)
+    values_a, values_b = example_values(store_a.records()), example_values(store_b.records())
+    diffs = []
+    for cell in [c for c in cells_a if c in cells_b]:
+        metrics = list(dict.fromkeys([*cells_a[cell], *cells_b[cell]]))
+        for metric in metrics:
+            diffs.append(
+                _metric_diff(
+                    cell,
+                    metric,
+                    cells_a[cell].get(metric),
+                    cells_b[cell].get(metric),
+                    values_a.get((*cell, metric), {}),
+                    values_b.get((*cell, metric), {}),
+                )
+            )
+    return Comparison(
+        run_a=store_a.run_id,
+        run_b=store_b.run_id,
+        diffs=diffs,
+        cells_only_a=[c for c in cells_a if c not in cells_b],
+        cells_only_b=[c for c in cells_b if c not in cells_a],
+        notes=_notes(store_a, store_b),
+    )
+
+
+def _summary_cells(store: RunStore) -> dict[Cell, dict[str, dict[str, Any]]]:
+    summary = store.summary() or {}
+    return {
+        (c["variant"], c["model"]): dict(c.get("metrics") or {}) for c in summary.get("cells", [])
+    }
+
+
+def example_values(records: list[dict[str, Any]]) -> dict[tuple[str, str, str], dict[str, float]]:
+    """(variant, model, metric) -> {example_id: mean score over repeats}; unscored left out."""
+    sums: dict[tuple[str, str, str], dict[str, list[float]]] = defaultdict(
+        lambda: defaultdict(list)
+    )
+    for record in records:
+        if record.get("error") is not None:
+            continue
+        for metric, score in (record.get("scores") or {}).items():
+            value = (score or {}).get("value")
+            if value is None or score.get("skipped"):
+                continue
+            key = (record["variant"], record["model"], metric)
+            sums[key][str(record["example_id"])].append(float(value))
+    return {
+        key: {ex: sum(vals) / len(vals) for ex, vals in per_example.items()}
+        for key, per_example in sums.items()
+    }
+
+
+def _metric_diff(
+    cell: Cell,
+    metric: str,
+    stats_a: dict[str, Any] | None,
+    stats_b: dict[str, Any] | None,
+    values_a: dict[str, float],
+    values_b: dict[str, float],
+) -> MetricDiff:
+    kind = str((stats_b or stats_a or {}).get("kind", "mean"))
+    common = sorted(values_a.keys() & values_b.keys())
+    changed = [
+        ExampleChange(ex, values_a[ex], values_b[ex])
+        for ex in common
+        if abs(values_b[ex] - values_a[ex]) > EPSILON
+    ]
+    changed.sort(key=lambda c: (-abs(c.delta), c.example_id))
+    return MetricDiff(
+        variant=cell[0],
+        model=cell[1],
+        metric=metric,
+        kind=kind,
+        a_mean=_mean(stats_a),
+        b_mean=_mean(stats_b),
+        n_pairs=len(common),
+        p_value=paired_p_value([values_a[e] for e in common], [values_b[e] for e in common]),
+        changed=changed,
+        only_a=sorted(values_a.keys() - values_b.keys()),
+        only_b=sorted(values_b.keys() - values_a.keys()),
+    )
+
+
+def _mean(stats: dict[str, Any] | None) -> float | None:
+    mean = (stats or {}).get("mean")
+    return None if mean is None else float(mean)
+
+
+def paired_p_value(a: list[float], b: list[float]) -> float | None:
+    """Two-sided paired p-value; None without pairs. 0/1 data: exact McNemar, else Wilcoxon."""
+    from evalkit.stats.paired import mcnemar_exact, wilcoxon_signed_rank
+
+    if not a:
+        return None
+    if all(v in (0.0, 1.0) for v in (*a, *b)):
+        worse = sum(1 for x, y in zip(a, b, strict=True) if x == 1.0 and y == 0.0)
+        better = sum(1 for x, y in zip(a, b, strict=True) if x == 0.0 and y == 1.0)
+        return mcnemar_exact(worse, better)
+    p = wilcoxon_signed_rank(b, a)
+    return None if math.isnan(p) else p
+
+
+def _notes(store_a: RunStore, store_b: RunStore) -> list[str]:
+    a, b = store_a.manifest(), store_b.manifest()
+    notes = []
+    if a["suite"]["name"] != b["suite"]["name"]:
+        notes.append(f"different suites: {a['suite']['name']} vs {b['suite']['name']}")
+    elif a["suite"].get("hash") != b["suite"].get("hash"):
+        notes.append("the suite file changed between the runs")
+    if a.get("dataset", {}).get("digest") != b.get("dataset", {}).get("digest"):
+        notes.append("the datasets differ (digest): examples pair up only by id")
+    for store in (store_a, store_b):
+        status = (store.summary() or {}).get("status", "unknown")
+        if status != "complete":
+            notes.append(f"run {store.run_id} is {status}")
+    return notes

@@ -1,0 +1,130 @@
+"""From result records to the numbers a gate decides on.
+
+Gates decide per example, not per record: with `repeats: k` the k records of one example are
+correlated, so they are averaged into one value per example before any interval or paired test
+(counting them as k independent examples would make every interval too narrow). Percentiles
+(latency p95) are the exception: they describe single calls, so every record counts.
+
+A gate may name a score (a metric or grader) or one of the fields every record carries:
+latency_ms, cost, input_tokens, output_tokens.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Hashable, Iterable
+from typing import Any
+
+Record = dict[str, Any]
+Cell = tuple[str, str]  # (variant, model)
+
+RECORD_FIELDS = ("latency_ms", "cost", "input_tokens", "output_tokens")
+
+
+def cells_of(
+    records: Iterable[Record], variant: str | None, model: str | None
+) -> dict[Cell, list[Record]]:
+    """Records grouped by (variant, model), in first-seen order, filtered by a gate's cell."""
+    cells: dict[Cell, list[Record]] = defaultdict(list)
+    for record in records:
+        if variant is not None and record["variant"] != variant:
+            continue
+        if model is not None and record["model"] != model:
+            continue
+        cells[(record["variant"], record["model"])].append(record)
+    return dict(cells)
+
+
+def answered(records: list[Record]) -> list[Record]:
+    """Records whose call succeeded (failed calls are the error-rate gate's business)."""
+    return [r for r in records if r.get("error") is None]
+
+
+def has_score(records: Iterable[Record], metric: str) -> bool:
+    return any(metric in (r.get("scores") or {}) for r in records)
+
+
+def _score(record: Record, metric: str) -> dict[str, Any] | None:
+    score = (record.get("scores") or {}).get(metric)
+    if score is None or score.get("skipped"):
+        return None
+    return dict(score)
+
+
+def percentile_of(stat: str) -> float | None:
+    """95.0 for "p95", None for any other stat."""
+    if stat.startswith("p") and stat[1:2].isdigit():
+        return float(stat[1:])
+    return None
+
+
+def record_value(record: Record, metric: str, stat: str) -> float | None:
+    """One record's value for `metric`: the score (or its pass/fail for pass-type stats)."""
+    scores = record.get("scores") or {}
+    if metric not in scores and metric in RECORD_FIELDS:
+        return _field(record, metric)
+    score = _score(record, metric)
+    if score is None:
+        return None
+    if stat == "mean" or percentile_of(stat) is not None:
+        value = score.get("value")
+        return None if value is None else float(value)
+    return _passed(score)
+
+
+def _field(record: Record, name: str) -> float | None:
+    if name in ("input_tokens", "output_tokens"):
+        return float((record.get("usage") or {}).get(name, 0))
+    value = record.get(name)
+    return None if value is None else float(value)
+
+
+def _passed(score: dict[str, Any]) -> float | None:
+    """1.0 / 0.0 from `passed`; a 0/1 value counts when `passed` is not set."""
+    if score.get("passed") is not None:
+        return float(bool(score["passed"]))
+    value = score.get("value")
+    if value is not None and float(value) in (0.0, 1.0):
+        return float(value)
+    return None
+
+
+def by_example(records: list[Record], metric: str, stat: str) -> dict[str, list[float | None]]:
+    """Every example's values over its repeats (None: that repeat is unscored)."""
+    out: dict[str, list[float | None]] = defaultdict(list)
+    for record in answered(records):
+        out[record["example_id"]].append(record_value(record, metric, stat))
+    return dict(out)
+
+
+def outcomes(records: list[Record], metric: str) -> dict[Hashable, list[bool | None]]:
+    """Every example's pass/fail over its repeats, as evalkit.stats.flaky expects them."""
+    return {
+        example_id: [None if v is None else v >= 0.5 for v in values]
+        for example_id, values in by_example(records, metric, "pass_rate").items()
+    }
+
+
+def example_means(records: list[Record], metric: str, stat: str) -> dict[Hashable, float | None]:
+    """One value per example: the mean over its scored repeats, None when none is scored."""
+    means: dict[Hashable, float | None] = {}
+    for example_id, values in by_example(records, metric, stat).items():
+        scored = [v for v in values if v is not None]
+        means[example_id] = sum(scored) / len(scored) if scored else None
+    return means
+
+
+def is_pass_fail(records: list[Record], metric: str) -> bool:
+    """Same rule as the summary: every scored value is 0/1 and equals its `passed`."""
+    scores = [s for r in answered(records) if (s := _score(r, metric)) is not None]
+    scored = [s for s in scores if s.get("value") is not None]
+    return bool(scored) and all(
+        s.get("passed") is not None and float(s["value"]) == float(s["passed"]) for s in scored
+    )
+
+
+def input_digests(records: list[Record]) -> dict[str, str]:
+    """example id -> a digest of its dataset row, to spot examples that changed between runs."""
+    from evalkit.records import stable_hash
+
+    return {r["example_id"]: stable_hash(r.get("inputs")) for r in records}

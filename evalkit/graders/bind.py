@@ -1,0 +1,257 @@
+"""Bind a suite's graders before the first model call: every mistake fails here, with file:line.
+
+Checks: judge ids exist (in `judges:` or `models:`), names are unique among metrics and graders,
+`only_if` names real metrics, prompt files exist and compile, the input/reference templates and
+a custom prompt find their columns in every row, the human label column exists, and a pairwise
+grader names two variants (or models) of the suite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+from jinja2 import Template
+
+from evalkit.errors import SuiteError
+from evalkit.graders.levels import PAIRWISE, Levels
+from evalkit.graders.reference import closed_qa_levels, factuality_levels
+from evalkit.graders.rubric import rubric_levels
+from evalkit.graders.schema import (
+    ClosedQAGrader,
+    FactualityGrader,
+    PairwiseGrader,
+    RubricGrader,
+)
+from evalkit.records import Example
+from evalkit.suite.loader import LoadedSuite
+
+PROMPT_SUFFIXES = (".jinja", ".j2", ".jinja2", ".txt", ".md")
+# What a judge prompt can use besides the row's columns.
+PROMPT_VARIABLES = frozenset(
+    {"input", "output", "output_1", "output_2", "reference", "criteria", "levels", "labels"}
+    | {"format_instructions", "row"}
+)
+JUDGE_SYSTEM = "You are a careful, impartial evaluator. You follow the answer format exactly."
+
+AnyConfig = RubricGrader | ClosedQAGrader | FactualityGrader | PairwiseGrader
+
+
+@dataclass(frozen=True)
+class BoundGrader:
+    """A grader ready to run: its labels, compiled judge prompt and templates."""
+
+    config: AnyConfig
+    name: str
+    levels: Levels
+    prompt: Template
+    prompt_source: str  # hashed with the judge model and params
+    criteria: list[str]
+    aggregate: Literal["majority", "mean"]
+    input_template: Template | None = None
+    reference_template: Template | None = None
+
+    @property
+    def pairwise(self) -> bool:
+        return isinstance(self.config, PairwiseGrader)
+
+    @property
+    def judge_ids(self) -> list[str]:
+        return self.config.judge_ids
+
+
+def bind_graders(
+    loaded: LoadedSuite, examples: list[Example], source: str, metric_names: list[str]
+) -> list[BoundGrader]:
+    """Validate and bind every grader of the suite (an empty list without graders)."""
+    bound: list[BoundGrader] = []
+    taken = set(metric_names)
+    for index, config in enumerate(loaded.suite.graders):
+        at = _Locator(loaded, index)
+        name = config.display_name
+        with at("name"):
+            if name in taken:
+                raise SuiteError(
+                    f"grader name '{name}' is already used by a metric or another grader",
+                    hint="give the grader its own name: name: ...",
+                )
+        with at("judge" if config.judge is not None else "judges"):
+            _check_judges(name, config.judge_ids, loaded)
+        with at("variants" if isinstance(config, PairwiseGrader) else "only_if"):
+            _check_references(config, loaded, metric_names)
+        grader = _bind_one(config, loaded, at)
+        _check_columns(grader, examples, source, at)
+        taken.add(name)
+        bound.append(grader)
+    return bound
+
+
+class _Locator:
+    """`with at("judge"):` gives a SuiteError raised inside the file:line of that key."""
+
+    def __init__(self, loaded: LoadedSuite, index: int) -> None:
+        self.loaded = loaded
+        self.index = index
+
+    @contextmanager
+    def __call__(self, key: str) -> Iterator[None]:
+        try:
+            yield
+        except SuiteError as exc:
+            exc.file = self.loaded.file
+            exc.line = exc.line or self.loaded.line_of(("graders", self.index, key))
+            raise
+
+
+def _bind_one(config: AnyConfig, loaded: LoadedSuite, at: _Locator) -> BoundGrader:
+    name = config.display_name
+    levels = levels_of(config)
+    with at("prompt"):
+        source = _prompt_source(config, loaded.base_dir)
+        prompt = _compile(source, f"grader {name} prompt")
+    with at("input"):
+        input_template = _compile(config.input, f"grader {name} input") if config.input else None
+    with at("reference"):
+        reference = config.reference
+        reference_template = _compile(reference, f"grader {name} reference") if reference else None
+    return BoundGrader(
+        config=config,
+        name=name,
+        levels=levels,
+        prompt=prompt,
+        prompt_source=source,
+        criteria=_criteria(config),
+        aggregate=config.aggregate or ("mean" if levels.numeric else "majority"),
+        input_template=input_template,
+        reference_template=reference_template,
+    )
+
+
+def levels_of(config: AnyConfig) -> Levels:
+    if isinstance(config, RubricGrader):
+        return rubric_levels(config)
+    if isinstance(config, ClosedQAGrader):
+        return closed_qa_levels(config.threshold)
+    if isinstance(config, FactualityGrader):
+        return factuality_levels(config.choice_scores, config.threshold)
+    return PAIRWISE
+
+
+def _criteria(config: AnyConfig) -> list[str]:
+    if isinstance(config, RubricGrader | PairwiseGrader):
+        return [config.rubric] if isinstance(config.rubric, str) else list(config.rubric)
+    if isinstance(config, ClosedQAGrader) and config.criteria:
+        return [config.criteria]
+    return []
+
+
+def _check_judges(name: str, judge_ids: list[str], loaded: LoadedSuite) -> None:
+    from evalkit.suite.suggest import did_you_mean
+
+    suite = loaded.suite
+    known = [m.id for m in [*suite.models, *suite.judges]]
+    for judge in judge_ids:
+        if judge not in known:
+            raise SuiteError(
+                f"grader '{name}': unknown judge '{judge}'",
+                hint=did_you_mean(judge, known)
+                or f"add it under judges: (or models:); known ids: {', '.join(known)}",
+            )
+
+
+def _check_references(config: AnyConfig, loaded: LoadedSuite, metric_names: list[str]) -> None:
+    """only_if names real metrics; a pairwise grader names two variants (or models)."""
+    name = config.display_name
+    if isinstance(config, PairwiseGrader):
+        suite = loaded.suite
+        known = list(suite.prompts) if config.by == "variant" else [m.id for m in suite.models]
+        for side in config.sides:
+            if side not in known:
+                raise SuiteError(
+                    f"grader '{name}': unknown {config.by} '{side}'",
+                    hint=f"the suite's {config.by}s: {', '.join(known)}",
+                )
+    elif isinstance(config.only_if, list):
+        for metric in config.only_if:
+            if metric not in metric_names:
+                raise SuiteError(
+                    f"grader '{name}': only_if names an unknown metric '{metric}'",
+                    hint=f"metrics of this suite: {', '.join(metric_names) or 'none'}",
+                )
+
+
+def _prompt_source(config: AnyConfig, base_dir: Path) -> str:
+    """The judge prompt: the one shipped for the type, or the grader's override."""
+    if config.prompt is None:
+        path = resources.files("evalkit.graders") / "prompts" / f"{config.type}.jinja"
+        source = path.read_text(encoding="utf-8")
+    elif _is_file(config.prompt):
+        file = (base_dir / config.prompt).resolve()
+        if not file.is_file():
+            raise SuiteError(
+                f"judge prompt file not found: {config.prompt}",
+                hint=f"paths are relative to the suite's folder ({base_dir})",
+            )
+        source = file.read_text(encoding="utf-8")
+    else:
+        source = config.prompt
+    if "format_instructions" not in source:  # the answer format depends on the judge's mode
+        source = source.rstrip("\n") + "\n\n{{ format_instructions }}\n"
+    return source
+
+
+def _is_file(text: str) -> bool:
+    text = text.strip()
+    return text.endswith(PROMPT_SUFFIXES) and not any(c in text for c in " \n{")
+
+
+def _compile(source: str, origin: str) -> Template:
+    from evalkit.prompts.render import compile_template
+
+    return compile_template(source, origin)
+
+
+def _check_columns(grader: BoundGrader, examples: list[Example], source: str, at: _Locator) -> None:
+    """Templates that read the row (input, reference, a custom prompt) find their columns."""
+    from evalkit.prompts.render import render, template_variables
+    from evalkit.prompts.variants import check_template_variables
+
+    config = grader.config
+    checks: list[tuple[str, str | None, Template | None, frozenset[str]]] = [
+        ("input", config.input, grader.input_template, frozenset()),
+        ("reference", config.reference, grader.reference_template, frozenset()),
+        ("prompt", grader.prompt_source, grader.prompt, PROMPT_VARIABLES),
+    ]
+    for key, text, template, provided in checks:
+        if text is None or template is None:
+            continue
+        needed = template_variables(text) - provided
+        if not needed:
+            continue
+        filler: dict[str, Any] = dict.fromkeys(provided, "")
+
+        def try_render(
+            example: Example, t: Template = template, fill: dict[str, Any] = filler
+        ) -> None:
+            render(t, {**example.row, **fill}, example_id=example.id, origin=grader.name)
+
+        with at(key):
+            check_template_variables(
+                f"grader '{grader.name}' {key}", needed, try_render, examples, source=source
+            )
+    with at("human_label"):
+        _check_human_label(grader, examples)
+
+
+def _check_human_label(grader: BoundGrader, examples: list[Example]) -> None:
+    column = getattr(grader.config, "human_label", None)
+    if column and examples and not any(column in e.row for e in examples):
+        columns = sorted({k for e in examples for k in e.row})
+        raise SuiteError(
+            f"grader '{grader.name}': no row has the human label column '{column}'",
+            hint=f"the dataset's columns: {', '.join(columns)}",
+        )

@@ -1,0 +1,246 @@
+"""The pairwise grader: after the run, which of two variants (or models) answered better.
+
+    - type: pairwise
+      name: grounded_vs_terse
+      judge: gpt
+      variants: [grounded, terse]          # or models: [gpt, local]
+      rubric: Which answer resolves the customer's question better?
+
+Outputs of A and B for the same example (and the same model, or variant, and repeat) form a
+pair. Each pair is judged in both orders, A as response 1 and then B as response 1, to cancel
+position bias: when the two verdicts agree that is the outcome; when they disagree the pair is a
+tie and is counted as inconsistent (a judge that always prefers response 1 yields only ties).
+Pairs go to runs/<id>/pairwise.jsonl as they are judged; summary.json gets, under "pairwise",
+the win rate of A over B (ties count half) with its 95% CI, wins, ties and inconsistent pairs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from evalkit.errors import SuiteError
+from evalkit.graders.judge import Panel, Vote, majority
+from evalkit.graders.schema import PairwiseGrader
+from evalkit.records import Example, WorkItem
+
+if TYPE_CHECKING:
+    from evalkit.graders.bind import BoundGrader
+    from evalkit.plan import Plan
+    from evalkit.results.store import RunStore
+
+PAIRWISE_FILE = "pairwise.jsonl"
+# "1" means the response shown first won; per order, map that back to side a or b.
+_WINNER = {("ab", "1"): "a", ("ab", "2"): "b", ("ba", "1"): "b", ("ba", "2"): "a"}
+
+
+@dataclass(frozen=True)
+class Pair:
+    key: str
+    example_id: str
+    repeat: int
+    other: str  # the model (comparing variants) or the variant (comparing models)
+    a: dict[str, Any]
+    b: dict[str, Any]
+
+
+def build_pairs(config: PairwiseGrader, name: str, records: list[dict[str, Any]]) -> list[Pair]:
+    """Pairs of answered records: same example, repeat and other dimension, sides a and b."""
+    side_key, other_key = ("variant", "model") if config.by == "variant" else ("model", "variant")
+    a_name, b_name = config.sides
+    found: dict[tuple[str, str, int], dict[str, dict[str, Any]]] = defaultdict(dict)
+    for record in records:
+        if record.get("error") is None and record.get("output") is not None:
+            where = (record["example_id"], record[other_key], int(record["repeat"]))
+            found[where][record[side_key]] = record
+    pairs = []
+    for (example_id, other, repeat), sides in found.items():
+        if a_name in sides and b_name in sides:
+            key = f"{name}|{example_id}|{other}|{repeat}"
+            pairs.append(Pair(key, example_id, repeat, other, sides[a_name], sides[b_name]))
+    return pairs
+
+
+class PairwiseRunner:
+    """Judges one pairwise grader's pairs, appending each to pairwise.jsonl (resumable)."""
+
+    def __init__(self, panel: Panel, plan: Plan) -> None:
+        assert isinstance(panel.grader.config, PairwiseGrader)
+        self.panel = panel
+        self.grader: BoundGrader = panel.grader
+        self.config: PairwiseGrader = panel.grader.config
+
+    async def run(self, store: RunStore, concurrency: int) -> None:
+        path = store.dir / PAIRWISE_FILE
+        done = {r["key"] for r in read_pairs(path) if r["grader"] == self.grader.name}
+        pairs = [
+            p
+            for p in build_pairs(self.config, self.grader.name, store.records())
+            if p.key not in done
+        ]
+        gate = asyncio.Semaphore(max(1, concurrency))
+        with open(path, "a", encoding="utf-8") as handle:
+
+            async def judge(pair: Pair) -> None:
+                async with gate:
+                    record = await self.judge_pair(pair)
+                handle.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+                handle.flush()  # like results.jsonl: an interrupted phase keeps what it did
+
+            await asyncio.gather(*(judge(p) for p in pairs))
+
+    async def judge_pair(self, pair: Pair) -> dict[str, Any]:
+        from evalkit.graders.runner import prompt_variables
+
+        a, b = pair.a, pair.b
+        row = a.get("inputs") or {}
+        record = self._record(pair)
+        try:
+            base = prompt_variables(self.grader, row, a.get("messages") or [])
+        except SuiteError as exc:
+            record["reason"] = f"unscored: cannot build the judge prompt: {exc.message}"
+            return record
+        item = WorkItem(Example(pair.example_id, row), a["variant"], a["model"], pair.repeat)
+        ab = {**base, "output_1": a["output"], "output_2": b["output"]}
+        ba = {**base, "output_1": b["output"], "output_2": a["output"]}
+        votes_ab, votes_ba = await asyncio.gather(
+            self.panel.ask(item, ab), self.panel.ask(item, ba)
+        )
+        return self._decide(record, [("ab", votes_ab), ("ba", votes_ba)])
+
+    def _record(self, pair: Pair) -> dict[str, Any]:
+        judges = self.panel.judges
+        return {
+            "grader": self.grader.name,
+            "key": pair.key,
+            "example_id": pair.example_id,
+            "repeat": pair.repeat,
+            "by": self.config.by,
+            "a": _side(pair.a),
+            "b": _side(pair.b),
+            "outcome": None,
+            "inconsistent": False,
+            "orders": [],
+            "reason": None,
+            "judge": [j.id for j in judges] if len(judges) > 1 else judges[0].id,
+            "judge_hash": {j.id: j.hash for j in judges} if len(judges) > 1 else judges[0].hash,
+        }
+
+    def _decide(
+        self, record: dict[str, Any], orders: list[tuple[str, list[Vote]]]
+    ) -> dict[str, Any]:
+        winners = []
+        for order, votes in orders:
+            labels = [v.label for v in votes if v.label is not None]
+            # a split vote within one order is a tie: no side convinced the judges
+            label = majority(labels, self.grader.levels, split="tie") if labels else None
+            winner = None if label is None else _WINNER.get((order, label), "tie")
+            winners.append(winner)
+            record["orders"].append(_order_json(order, label, winner, votes))
+        if None in winners:
+            errors = [v.error for _, votes in orders for v in votes if v.error]
+            record["reason"] = "unscored: " + "; ".join(dict.fromkeys(errors or ["no verdict"]))
+            return record
+        record["inconsistent"] = winners[0] != winners[1]
+        record["outcome"] = "tie" if record["inconsistent"] else winners[0]
+        return record
+
+
+def _side(record: dict[str, Any]) -> dict[str, Any]:
+    return {"variant": record["variant"], "model": record["model"], "output": record["output"]}
+
+
+def _order_json(
+    order: str, label: str | None, winner: str | None, votes: list[Vote]
+) -> dict[str, Any]:
+    data: dict[str, Any] = {"order": order, "label": label, "winner": winner}
+    reasoning = next((v.reasoning for v in votes if v.reasoning), None)
+    if reasoning:
+        data["reasoning"] = reasoning
+    if len(votes) > 1:
+        data["votes"] = [{"judge": v.judge, "sample": v.sample, "label": v.label} for v in votes]
+    errors = [v.error for v in votes if v.error]
+    if errors:
+        data["errors"] = errors
+    return data
+
+
+def read_pairs(path: Path) -> list[dict[str, Any]]:
+    """The latest record of every pair key (a torn last line is skipped)."""
+    latest: dict[str, dict[str, Any]] = {}
+    for record in _lines(path):
+        latest[record["key"]] = record
+    return list(latest.values())
+
+
+def _lines(path: Path) -> Iterator[dict[str, Any]]:
+    if not path.exists():
+        return
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            try:
+                yield json.loads(line)
+            except json.JSONDecodeError:
+                continue
+
+
+# --- summary -------------------------------------------------------------------------------
+
+
+def pairwise_summary(run_dir: Path, graders: list[BoundGrader]) -> dict[str, Any]:
+    """summary.json's "pairwise": per grader, per cell of the other dimension, and overall."""
+    by_grader: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for record in read_pairs(run_dir / PAIRWISE_FILE):
+        by_grader[record["grader"]].append(record)
+    result = {}
+    for grader in graders:
+        if not grader.pairwise:
+            continue
+        config = grader.config
+        assert isinstance(config, PairwiseGrader)
+        records = by_grader.get(grader.name, [])
+        other = "model" if config.by == "variant" else "variant"
+        cells = defaultdict(list)
+        for record in records:
+            cells[record["a"][other]].append(record)
+        a, b = config.sides
+        entry: dict[str, Any] = {"a": a, "b": b, "by": config.by, "judge": config.judge_ids}
+        entry["cells"] = [{other: name, **win_stats(rs)} for name, rs in cells.items()]
+        entry["overall"] = win_stats(records)
+        if not records:
+            entry["note"] = "no pairs judged: both sides need answers for the same example"
+        result[grader.name] = entry
+    return result
+
+
+def win_stats(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Win rate of a over b (ties count half) with a 95% CI over examples, and the counts."""
+    from evalkit.stats.intervals import summarize
+
+    scored = [r for r in records if r.get("outcome") is not None]
+    value = {"a": 1.0, "tie": 0.5, "b": 0.0}
+    per_example: dict[str, list[float]] = defaultdict(list)
+    for record in scored:  # repeats of an example are correlated: average them first
+        per_example[record["example_id"]].append(value[record["outcome"]])
+    stats = summarize([sum(v) / len(v) for v in per_example.values()], kind="mean")
+    return {
+        "n": len(scored),
+        "wins_a": sum(r["outcome"] == "a" for r in scored),
+        "wins_b": sum(r["outcome"] == "b" for r in scored),
+        "ties": sum(r["outcome"] == "tie" for r in scored),
+        "inconsistent": sum(bool(r.get("inconsistent")) for r in scored),
+        "n_unscored": len(records) - len(scored),
+        "win_rate_a": _finite(stats["mean"]),
+        "ci_low": _finite(stats["ci_low"]),
+        "ci_high": _finite(stats["ci_high"]),
+    }
+
+
+def _finite(value: Any) -> float | None:
+    return None if value is None or math.isnan(value) else float(value)

@@ -1,0 +1,371 @@
+"""The OpenAI provider: OpenAI, Azure OpenAI or any OpenAI-compatible chat completions endpoint.
+
+Built on the official SDK's async client, one per model config, reused for every call. The
+engine owns retries and timeouts, so the SDK's own retries are off (max_retries=0) and its
+timeout is the model's `timeout`; failures become ProviderError with `retryable` set.
+
+Options (`options:` in the suite):
+  base_url       an OpenAI-compatible endpoint (vLLM, `transformers serve`, a proxy, ...)
+  api_key_env    the environment variable holding the key (default OPENAI_API_KEY, or
+                 AZURE_OPENAI_API_KEY for Azure). A base_url on loopback (127.0.0.1, localhost)
+                 needs no key: local servers ignore it, so the placeholder "not-needed" is sent.
+  organization, project
+  azure_endpoint, api_version, deployment   any of them selects Azure OpenAI
+  headers        extra non-secret HTTP headers, e.g. {"X-Team": "search"}
+  max_connections  HTTP connection pool size (default: the SDK's, at least 100 kept alive)
+
+Params (`params:`): the SDK's chat.completions arguments pass through (temperature, top_p,
+max_tokens, max_completion_tokens, seed, stop, response_format incl. json_schema, logprobs,
+top_logprobs, tools, tool_choice, reasoning_effort, ...). Keys the SDK does not know are sent in
+the request body (`extra_body`), so vendor-specific params (vLLM's top_k, ...) work. `n` must
+be 1 and `stream` is not supported: the engine scores one complete answer per call.
+
+The output is the first choice's text, or, when the model called a tool, the first tool call's
+arguments (a JSON string): forcing a tool is a common way to get structured output.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import inspect
+import os
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import openai
+
+from evalkit.errors import MissingKeyError, ProviderError, SuiteError
+from evalkit.pricing import is_loopback_url
+from evalkit.records import Generation, GenerationRequest, Usage
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from evalkit.suite.schema import ModelConfig
+
+OPTIONS = frozenset(
+    {
+        "base_url",
+        "api_key_env",
+        "organization",
+        "project",
+        "azure_endpoint",
+        "api_version",
+        "deployment",
+        "headers",
+        "max_connections",
+    }
+)
+AZURE_OPTIONS = ("azure_endpoint", "api_version", "deployment")
+PLACEHOLDER_KEY = "not-needed"
+SECRET_HEADERS = frozenset({"authorization", "api-key", "x-api-key", "openai-api-key"})
+MESSAGE_LIMIT = 300
+# The SDK retries these statuses itself; we mirror its judgement for the engine's retries.
+RETRYABLE_STATUSES = frozenset({408, 409, 429})
+
+# Arguments the SDK owns or that we set ourselves: a param may not override them.
+_RESERVED = frozenset(
+    {"self", "messages", "model", "extra_headers", "extra_query", "extra_body", "timeout"}
+)
+_UNSUPPORTED = {
+    "stream": "streaming is not supported",
+    "stream_options": "streaming is not supported",
+}
+
+
+def _sdk_params() -> frozenset[str]:
+    """The chat.completions.create arguments of the installed SDK (they grow with releases)."""
+    from openai.resources.chat.completions import AsyncCompletions
+
+    return frozenset(inspect.signature(AsyncCompletions.create).parameters) - _RESERVED
+
+
+SDK_PARAMS = _sdk_params()
+
+
+class OpenAIProvider:
+    """Calls chat.completions on one reused AsyncOpenAI (or AsyncAzureOpenAI) client."""
+
+    def __init__(
+        self, client: openai.AsyncOpenAI, model: str, secrets: list[str], timeout: float
+    ) -> None:
+        self._client = client
+        self._model = model
+        self._secrets = [s for s in secrets if s and s != PLACEHOLDER_KEY]
+        self._timeout = timeout
+
+    async def generate(self, request: GenerationRequest) -> Generation:
+        kwargs = split_params(request.params)
+        start = time.perf_counter()
+        try:
+            completion = await self._client.chat.completions.create(
+                model=request.model or self._model,
+                messages=request.messages,  # type: ignore[arg-type]  # our dicts are its TypedDicts
+                **kwargs,
+            )
+        except openai.APIError as exc:
+            # `from None`: the SDK's exception may quote the key (a proxy echoing it back), so it
+            # must not ride along as the cause into logs and tracebacks.
+            raise map_error(exc, self._secrets, self._timeout) from None
+        except ValueError as exc:  # the SDK lets a 200 with broken JSON through as-is
+            detail = scrub(f"{type(exc).__name__}: {exc}", self._secrets)
+            raise malformed(detail) from None
+        latency_ms = (time.perf_counter() - start) * 1000
+        return to_generation(completion, latency_ms, self._secrets)
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+
+def create(config: ModelConfig, base_dir: Path) -> OpenAIProvider:
+    """Build the provider for one model config.
+
+    Example: ModelConfig(id="gpt", provider="openai", model="gpt-4o-mini",
+    options={"base_url": "http://127.0.0.1:8000/v1"})
+    """
+    options = check_options(config.options)
+    split_params(config.params, error=SuiteError)
+    azure = any(options.get(name) for name in AZURE_OPTIONS)
+    if azure:
+        check_azure(config, options)
+    model = config.model or options.get("deployment")
+    if not model:
+        raise SuiteError(
+            f"model '{config.id}' (provider openai) needs a 'model' name",
+            hint="e.g. model: gpt-4o-mini",
+        )
+    key = api_key(config, options, azure)
+    client = make_client(config, options, key, azure)
+    return OpenAIProvider(client, model, secrets=[key], timeout=config.timeout)
+
+
+def check_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    unknown = sorted(set(options) - OPTIONS)
+    if unknown:
+        from evalkit.suite.suggest import did_you_mean
+
+        raise SuiteError(
+            f"unknown option '{unknown[0]}' for the openai provider",
+            hint=did_you_mean(unknown[0], OPTIONS)
+            or f"known options: {', '.join(sorted(OPTIONS))}",
+        )
+    headers = options.get("headers") or {}
+    if not isinstance(headers, dict) or SECRET_HEADERS & {str(h).lower() for h in headers}:
+        raise SuiteError(
+            "options.headers must be a mapping of non-secret headers",
+            hint="put the API key in an environment variable and name it with api_key_env",
+        )
+    size = options.get("max_connections")
+    if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 1):
+        raise SuiteError("options.max_connections must be a positive integer")
+    return {**options, "headers": {str(k): str(v) for k, v in headers.items()}}
+
+
+def api_key(config: ModelConfig, options: dict[str, Any], azure: bool) -> str:
+    """The key from the named environment variable, read once, at create time."""
+    env = options.get("api_key_env") or ("AZURE_OPENAI_API_KEY" if azure else "OPENAI_API_KEY")
+    key = os.environ.get(env, "")
+    if key:
+        return key
+    if is_loopback_url(options.get("base_url")):
+        return PLACEHOLDER_KEY  # a local server accepts any key; the SDK insists on one
+    raise MissingKeyError(
+        f"environment variable {env} is not set",
+        hint=f"model '{config.id}' calls the openai provider: export {env}=<your key>, "
+        "or name the variable that holds it with options.api_key_env",
+    )
+
+
+def make_client(
+    config: ModelConfig, options: dict[str, Any], key: str, azure: bool
+) -> openai.AsyncOpenAI:
+    common: dict[str, Any] = {
+        "api_key": key,
+        "organization": options.get("organization"),
+        "project": options.get("project"),
+        "timeout": config.timeout,
+        "max_retries": 0,  # the engine retries, with its own budget and backoff
+        "default_headers": options.get("headers") or None,
+        "http_client": http_client(config, options),
+    }
+    if not azure:
+        return openai.AsyncOpenAI(base_url=options.get("base_url"), **common)
+    return azure_client(options, common)
+
+
+def azure_client(options: dict[str, Any], common: dict[str, Any]) -> openai.AsyncOpenAI:
+    target: dict[str, Any] = {"api_version": options["api_version"]}
+    if options.get("base_url"):  # a gateway in front of Azure: the SDK takes it as is
+        target["base_url"] = options["base_url"]
+    else:
+        target["azure_endpoint"] = options["azure_endpoint"]
+        target["azure_deployment"] = options.get("deployment")
+    return openai.AsyncAzureOpenAI(**target, **common)
+
+
+def check_azure(config: ModelConfig, options: dict[str, Any]) -> None:
+    if not options.get("api_version"):
+        raise SuiteError(
+            f"model '{config.id}' uses Azure OpenAI and needs options.api_version",
+            hint="e.g. api_version: '2024-10-21'",
+        )
+    if not (options.get("azure_endpoint") or options.get("base_url")):
+        raise SuiteError(
+            f"model '{config.id}' uses Azure OpenAI and needs options.azure_endpoint",
+            hint="e.g. azure_endpoint: https://my-resource.openai.azure.com",
+        )
+
+
+def http_client(config: ModelConfig, options: dict[str, Any]) -> Any:
+    """A bigger connection pool only when the SDK's default (100 kept alive) is too small."""
+    size = max(int(options.get("max_connections") or 0), config.concurrency or 0)
+    if size <= 100:
+        return None  # the SDK's own client: nothing to configure, nothing to get wrong
+    return openai.DefaultAsyncHttpxClient(limits=_limits(size), timeout=config.timeout)
+
+
+def _limits(size: int) -> Any:
+    # The SDK's HTTP library changed name (httpx -> httpx2); take the Limits class it uses.
+    from openai import _constants
+
+    limits_type = type(_constants.DEFAULT_CONNECTION_LIMITS)
+    return limits_type(max_connections=size, max_keepalive_connections=size)
+
+
+def split_params(
+    params: Mapping[str, Any], error: type[Exception] = ProviderError
+) -> dict[str, Any]:
+    """SDK arguments as keywords; unknown keys go in the body as `extra_body`."""
+    kwargs: dict[str, Any] = {}
+    extra: dict[str, Any] = dict(params.get("extra_body") or {})
+    for name, value in params.items():
+        if name in _UNSUPPORTED:
+            raise error(
+                f"param '{name}' is not supported by the openai provider: {_UNSUPPORTED[name]}"
+            )
+        if name in SDK_PARAMS:
+            kwargs[name] = value
+        elif name != "extra_body":
+            extra[name] = value
+    if kwargs.get("n", 1) != 1:
+        raise error("param 'n' must be 1: run more samples with `repeats:` instead")
+    if extra:
+        kwargs["extra_body"] = extra
+    return kwargs
+
+
+def to_generation(completion: Any, latency_ms: float, secrets: list[str]) -> Generation:
+    """Map a ChatCompletion; anything else (no choices, an HTML page) is a proxy hiccup."""
+    try:
+        return _generation(completion, latency_ms)
+    except (AttributeError, IndexError, TypeError, KeyError):
+        snippet = scrub(repr(completion)[:120], secrets)
+        raise malformed(f"not a chat completion: {snippet}") from None
+
+
+def _generation(completion: Any, latency_ms: float) -> Generation:
+    choice = completion.choices[0]
+    message = choice.message
+    raw: dict[str, Any] = {"finish_reason": choice.finish_reason, "model": completion.model}
+    if message.tool_calls:
+        output = message.tool_calls[0].function.arguments or ""
+        raw["tool_call"] = message.tool_calls[0].function.name
+    else:
+        output = message.content or ""
+    if getattr(message, "refusal", None):
+        raw["refusal"] = message.refusal
+    if choice.logprobs and choice.logprobs.content:
+        raw["logprobs"] = [_logprob(entry) for entry in choice.logprobs.content]
+    usage = _usage(getattr(completion, "usage", None))
+    return Generation(output=output, usage=usage, latency_ms=latency_ms, raw=raw)
+
+
+def _usage(usage: Any) -> Usage:
+    # Some compatible servers omit usage, or parts of it: count what is there.
+    return Usage(
+        input_tokens=getattr(usage, "prompt_tokens", 0) or 0,
+        output_tokens=getattr(usage, "completion_tokens", 0) or 0,
+    )
+
+
+def _logprob(entry: Any) -> dict[str, Any]:
+    top = [{"token": t.token, "logprob": t.logprob} for t in entry.top_logprobs or []]
+    return {"token": entry.token, "logprob": entry.logprob, "top_logprobs": top}
+
+
+def malformed(detail: str) -> ProviderError:
+    return ProviderError(
+        f"openai: malformed response: {detail}",
+        retryable=True,
+        hint="a proxy or the server answered with something that is not a chat completion",
+    )
+
+
+def map_error(
+    exc: openai.APIError, secrets: list[str], timeout: float | None = None
+) -> ProviderError:
+    """Translate an SDK error; secrets are scrubbed from every message."""
+    if isinstance(exc, openai.APIStatusError):
+        return _status_error(exc, secrets)
+    if isinstance(exc, openai.APITimeoutError):
+        after = f" after {timeout:g}s" if timeout else ""
+        return ProviderError(f"openai: the request timed out{after}", retryable=True)
+    if isinstance(exc, openai.APIConnectionError):
+        cause = scrub(str(exc.__cause__ or exc), secrets)
+        return ProviderError(f"openai: connection error: {cause}", retryable=True)
+    if isinstance(exc, openai.APIResponseValidationError):
+        return malformed(scrub(exc.message, secrets))
+    return ProviderError(f"openai: {scrub(str(exc), secrets)}", retryable=True)
+
+
+def _status_error(exc: openai.APIStatusError, secrets: list[str]) -> ProviderError:
+    status = exc.status_code
+    body = exc.body
+    detail = body.get("message") if isinstance(body, dict) else None
+    text = scrub(str(detail or exc.message), secrets)
+    retryable = status in RETRYABLE_STATUSES or status >= 500
+    return ProviderError(
+        f"openai: HTTP {status}: {text}",
+        retryable=retryable,
+        retry_after=retry_after(exc.response.headers),
+        status=status,
+        hint=_HINTS.get(status),
+    )
+
+
+_HINTS = {
+    401: "check the API key in the environment variable named by options.api_key_env",
+    403: "the key lacks access to this model or endpoint",
+    404: "check the model name and options.base_url",
+}
+
+
+def scrub(text: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    if len(text) > MESSAGE_LIMIT:
+        text = text[: MESSAGE_LIMIT - 3] + "..."
+    return text
+
+
+def retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds to wait from retry-after-ms, or Retry-After (seconds or an HTTP date)."""
+    value = headers.get("retry-after-ms")
+    if value:
+        try:
+            return max(0.0, float(value) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())

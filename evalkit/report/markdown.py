@@ -1,0 +1,173 @@
+"""A Markdown summary of a run for CI: verdict, matrix, gates with statistics, regressions.
+
+`write_markdown(summary, path)` writes it to `path` and, inside GitHub Actions (where
+$GITHUB_STEP_SUMMARY names a file), appends it to the job summary page as well.
+
+    write_markdown(store.summary(), Path("evalkit.md"))
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+from evalkit.report.verdict import RESULT_TEXT, num, observed_text, statistics_text, verdict_line
+
+ICON = {"pass": "✅", "fail": "❌", "skip": "⏭️"}
+MAX_EXAMPLE_ROWS = 10
+
+
+def cell(text: Any) -> str:
+    """Text safe inside a Markdown table cell (pipes escaped, one line)."""
+    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").strip()
+
+
+def markdown_report(summary: dict[str, Any]) -> str:
+    parts = [
+        _header(summary),
+        _matrix(summary),
+        _gates(summary),
+        _regressed(summary),
+        _flaky(summary),
+    ]
+    return "\n\n".join(p for p in parts if p) + "\n"
+
+
+def write_markdown(summary: dict[str, Any], path: Path | None) -> str:
+    """Write the report to `path` (if given) and append it to $GITHUB_STEP_SUMMARY (if set)."""
+    text = markdown_report(summary)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if step_summary:
+        with open(step_summary, "a", encoding="utf-8") as handle:
+            handle.write(text + "\n")
+    return text
+
+
+def _header(summary: dict[str, Any]) -> str:
+    line = verdict_line(summary)
+    icon = (
+        "✅" if line.startswith(("PASSED", "no gates")) else "⚠️" if "INCOMPLETE" in line else "❌"
+    )
+    counts = summary.get("counts") or {}
+    facts = [
+        f"run `{summary.get('run_id')}`",
+        f"status **{summary.get('status')}**",
+        f"{counts.get('done', '?')} of {counts.get('total', '?')} items",
+        f"{counts.get('errors', 0)} errors",
+        f"{counts.get('cached', 0)} cached",
+    ]
+    if summary.get("cost"):
+        facts.append(f"cost ${summary['cost']:.4f}")
+    return f"## {icon} evalkit · {summary.get('suite', '')}: {line}\n\n" + " · ".join(facts)
+
+
+def _matrix(summary: dict[str, Any]) -> str:
+    cells = summary.get("cells") or []
+    if not cells:
+        return ""
+    names = list(dict.fromkeys(n for c in cells for n in c["metrics"]))
+    head = ["variant", "model", *names, "errors"]
+    rows = [
+        [c["variant"], c["model"], *(_metric(c["metrics"].get(n)) for n in names), c["errors"]]
+        for c in cells
+    ]
+    return "### Results (95% CI)\n\n" + _table(head, rows)
+
+
+def _metric(stats: dict[str, Any] | None) -> str:
+    if not stats or not stats.get("n"):
+        return "–"
+    pct = stats.get("kind") == "pass_rate"
+
+    def fmt(x: Any) -> str:
+        if x is None or (isinstance(x, float) and math.isnan(x)):
+            return "n/a"
+        return f"{x:.0%}" if pct else f"{x:.3g}"
+
+    text = f"{fmt(stats['mean'])} [{fmt(stats.get('ci_low'))}, {fmt(stats.get('ci_high'))}]"
+    text += f" n={stats['n']}"
+    if stats.get("n_unscored"):
+        text += f", {stats['n_unscored']} unscored"
+    return text
+
+
+def _gates(summary: dict[str, Any]) -> str:
+    verdict = summary.get("verdict")
+    if not verdict or not verdict.get("gates"):
+        return ""
+    head = ["", "gate", "observed", "threshold", "statistics", "result"]
+    rows = [
+        [
+            ICON[g["status"]],
+            g["name"],
+            observed_text(g),
+            g.get("threshold", ""),
+            statistics_text(g),
+            RESULT_TEXT[g["status"]],
+        ]
+        for g in verdict["gates"]
+    ]
+    text = "### Gates\n\n" + _table(head, rows)
+    failed = [g for g in verdict["gates"] if g["status"] != "pass"]
+    if failed:
+        text += "\n\n**Why**\n\n" + "\n".join(
+            f"- {ICON[g['status']]} **{cell(g['name'])}**: {cell(g['message'])}" for g in failed
+        )
+    return text
+
+
+def _regressed(summary: dict[str, Any]) -> str:
+    verdict = summary.get("verdict") or {}
+    blocks = []
+    for gate in verdict.get("gates", []):
+        examples = gate.get("examples") or []
+        if gate["type"] != "regression" or not examples:
+            continue
+        rows = [
+            [e["example_id"], num(e["baseline"]), num(e["current"]), _short(e.get("output"))]
+            for e in examples[:MAX_EXAMPLE_ROWS]
+        ]
+        more = len(examples) - len(rows)
+        table = _table(["example", "baseline", "current", "current output"], rows)
+        note = f"\n\n…and {more} more in summary.json" if more > 0 else ""
+        title = f"{cell(gate['name'])}: {len(examples)} examples scored lower"
+        blocks.append(f"<details><summary>{title}</summary>\n\n{table}{note}\n\n</details>")
+    return "### Examples scored lower than the baseline\n\n" + "\n\n".join(blocks) if blocks else ""
+
+
+def _short(text: Any, width: int = 80) -> str:
+    if not isinstance(text, str):
+        return "–"
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _flaky(summary: dict[str, Any]) -> str:
+    entries = [f for f in summary.get("flaky") or [] if f.get("flaky")]
+    if not entries:
+        return ""
+    head = ["variant", "model", "metric", "flaky", "stable pass", "stable fail", "examples"]
+    rows = [
+        [
+            f["variant"],
+            f["model"],
+            f["metric"],
+            f["counts"]["flaky"],
+            f["counts"]["stable_pass"],
+            f["counts"]["stable_fail"],
+            ", ".join(map(str, f["flaky"][:MAX_EXAMPLE_ROWS])),
+        ]
+        for f in entries
+    ]
+    return f"### Flaky examples ({entries[0]['repeats']} repeats)\n\n" + _table(head, rows)
+
+
+def _table(head: list[str], rows: list[list[Any]]) -> str:
+    lines = ["| " + " | ".join(cell(h) for h in head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)

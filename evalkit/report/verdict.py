@@ -1,0 +1,111 @@
+"""Gate results for people: the terminal table after a run, and the texts Markdown/JUnit reuse.
+
+Everything reads summary["verdict"] (plain JSON), so a verdict re-decided by `evalkit gate`
+prints exactly like one decided at the end of `evalkit run`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+RESULT_TEXT = {"pass": "PASS", "fail": "FAIL", "skip": "SKIP"}
+
+
+def num(value: Any, signed: bool = False) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return f"{value:+.4g}" if signed else f"{value:.4g}"
+
+
+def observed_text(gate: dict[str, Any]) -> str:
+    value = gate.get("observed")
+    if gate["type"] == "regression":
+        return f"diff {num(value, signed=True)}" if value is not None else "–"
+    if gate["type"] == "cost":
+        return f"${value:.4f}" if value is not None else "–"
+    return num(value) if value is not None else "–"
+
+
+def statistics_text(gate: dict[str, Any]) -> str:
+    """The evidence in one short line: interval, n, p-values."""
+    s = gate.get("statistics") or {}
+    parts = []
+    if s.get("ci_low") is not None or s.get("ci_high") is not None:
+        pct = round(100 * float(s.get("confidence") or 0.95))
+        signed = gate["type"] == "regression"
+        low, high = num(s.get("ci_low"), signed), num(s.get("ci_high"), signed)
+        parts.append(f"{pct}% CI [{low}, {high}]")
+    if s.get("p_value") is not None:
+        parts.append(f"p={num(s['p_value'])}")
+    if s.get("p_adjusted") is not None and s.get("p_adjusted") != s.get("p_value"):
+        parts.append(f"Holm p={num(s['p_adjusted'])}")
+    if s.get("n") is not None:
+        parts.append(f"n={s['n']}")
+    mismatch = s.get("mismatch") or {}
+    if mismatch:
+        parts.append("mismatch: " + ", ".join(f"{v['count']} {k}" for k, v in mismatch.items()))
+    return " · ".join(parts)
+
+
+def verdict_line(summary: dict[str, Any]) -> str:
+    """One line: PASSED / FAILED / INCOMPLETE with the failed gate count."""
+    verdict = summary.get("verdict")
+    status = summary.get("status", "complete")
+    if status != "complete":
+        return f"INCOMPLETE: the run is {status}; gates are not trusted for release (exit 3)"
+    if verdict is None:
+        return "no gates defined"
+    failed = verdict["counts"]["failed"]
+    total = verdict["counts"]["gates"]
+    if verdict["passed"]:
+        return f"PASSED: all {total} gate checks passed"
+    return f"FAILED: {failed} of {total} gate checks failed"
+
+
+def gate_table(summary: dict[str, Any]) -> Any:
+    """A rich Table: gate, observed, threshold, statistics, result (None when no gates)."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    verdict = summary.get("verdict")
+    if not verdict or not verdict.get("gates"):
+        return None
+    table = Table(title="gates", header_style="bold", show_lines=False)
+    for header, justify in (
+        ("gate", "left"),
+        ("observed", "right"),
+        ("threshold", "left"),
+        ("p-value / CI", "left"),
+        ("result", "center"),
+    ):
+        table.add_column(header, justify=justify)  # type: ignore[arg-type]
+    for gate in verdict["gates"]:
+        color = {"pass": "green", "fail": "red", "skip": "yellow"}[gate["status"]]
+        table.add_row(  # names hold "[variant/model]", which rich would read as markup
+            escape(gate["name"]),
+            observed_text(gate),
+            escape(gate.get("threshold") or ""),
+            escape(statistics_text(gate)),
+            f"[bold {color}]{RESULT_TEXT[gate['status']]}[/bold {color}]",
+        )
+    return table
+
+
+def print_verdict(console: Any, summary: dict[str, Any]) -> None:
+    """The gate table, the reason of every failed gate, and the verdict line."""
+    from rich.markup import escape
+
+    table = gate_table(summary)
+    if table is None:
+        return
+    console.print(table)
+    for gate in summary["verdict"]["gates"]:
+        if gate["status"] != "pass":
+            mark = "[red]✗[/red]" if gate["status"] == "fail" else "[yellow]-[/yellow]"
+            text = escape(f"{gate['name']}: {gate['message']}")
+            console.print(f"{mark} {text}", highlight=False)
+    line = verdict_line(summary)
+    color = "green" if line.startswith("PASSED") else "red"
+    console.print(f"[bold {color}]{line}[/bold {color}]")

@@ -1,0 +1,410 @@
+"""Log a run directory to MLflow: a parent run per evalkit run, a child per variant x model.
+
+MLflow is a subscriber: this reads runs/<run_id>/ after the run (finished or interrupted) and
+never touches it. Logging is idempotent by evalkit run id (tag `evalkit.run_id`): logging the
+same run again skips it when nothing changed, and updates the same MLflow runs when the results
+did (a resumed run). Params, metrics and tags go up with `log_batch`; per-example data goes up
+as one table artifact per run and one batched span upload, so a 10,000-row run adds seconds.
+
+    tracked = track_run(Path("runs/20261127-101500-support-faq-1a2b"))
+    print(tracked.url)
+"""
+
+from __future__ import annotations
+
+import calendar
+import contextlib
+import json
+import logging
+import os
+import tempfile
+import time
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from evalkit.suite.schema import TrackingConfig
+from evalkit.tracking import rundata as rd
+from evalkit.tracking.config import TrackingTarget, resolve_target
+from evalkit.tracking.tables import last_user_message, results_frame
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+    from mlflow.entities import Run
+
+TABLE_FILE = "evalkit_results.json"
+STATUS = {"complete": "FINISHED", "interrupted": "KILLED"}  # anything else: FAILED
+BATCH_PARAMS_TAGS = 100  # MLflow's per-request limits
+BATCH_METRICS = 1000
+
+
+@dataclass
+class TrackedRun:
+    """Where a run was logged."""
+
+    run_id: str
+    uri: str
+    experiment: str
+    experiment_id: str
+    mlflow_run_id: str
+    children: dict[str, str] = field(default_factory=dict)  # "variant x model" -> run id
+    prompts: dict[str, str] = field(default_factory=dict)  # variant -> prompts:/name/version
+    traces: int = 0
+    skipped: bool = False  # already logged with the same results
+    seconds: float = 0.0
+
+    @property
+    def url(self) -> str | None:
+        """The run's page in the UI (servers only; a local store is browsed with `evalkit ui`)."""
+        if not self.uri.startswith(("http://", "https://")):
+            return None
+        return (
+            f"{self.uri.rstrip('/')}/#/experiments/{self.experiment_id}/runs/{self.mlflow_run_id}"
+        )
+
+
+def track_run(
+    run_dir: Path,
+    *,
+    tracking_uri: str | None = None,
+    experiment: str | None = None,
+    config: TrackingConfig | None = None,
+    force: bool = False,
+) -> TrackedRun:
+    """Log the run in `run_dir`; raises on any MLflow error (callers decide how to warn)."""
+    started = time.perf_counter()
+    run = rd.load_run(run_dir)
+    target = resolve_target(
+        run_dir, uri=tracking_uri, experiment=experiment, config=config, suite_name=run.suite_name
+    )
+    check_reachable(target)
+    with mlflow_session(target.uri):
+        from mlflow import MlflowClient
+
+        client = MlflowClient(target.uri)
+        tracked = _log(client, target, run, force)
+    tracked.seconds = time.perf_counter() - started
+    return tracked
+
+
+def _log(client: MlflowClient, target: TrackingTarget, run: rd.RunData, force: bool) -> TrackedRun:
+    experiment_id = ensure_experiment(client, target)
+    existing = find_parent(client, experiment_id, run.run_id)
+    fingerprint = run.fingerprint()
+    tracked = TrackedRun(run.run_id, target.display_uri, target.experiment, experiment_id, "")
+    logged = existing.data.tags.get(f"{rd.TAG_PREFIX}fingerprint") if existing else None
+    if logged == fingerprint and existing and not force:
+        tracked.mlflow_run_id, tracked.skipped = existing.info.run_id, True
+        return tracked
+    parent = existing or _create_run(client, experiment_id, run, run.run_id, {})
+    tracked.mlflow_run_id = parent.info.run_id
+    fresh = existing is None
+    _log_values(client, parent, rd.parent_params(run), rd.parent_metrics(run), rd.parent_tags(run))
+    tracked.children = _log_cells(client, experiment_id, run, parent.info.run_id, fresh)
+    _log_parent_artifacts(client, parent.info.run_id, run, fresh)
+    _log_dataset(client, [parent.info.run_id, *tracked.children.values()], run)
+    if target.register_prompts:
+        tracked.prompts = _register_prompts(client, run, parent.info.run_id, tracked.children)
+    tracked.traces = _log_traces(client, experiment_id, run, tracked.children, target, fresh)
+    # the fingerprint goes last: a logging attempt that failed half-way is redone next time
+    _end_runs(client, run, [parent.info.run_id, *tracked.children.values()])
+    client.set_tag(parent.info.run_id, f"{rd.TAG_PREFIX}fingerprint", fingerprint)
+    return tracked
+
+
+# --- experiments and runs --------------------------------------------------------------------
+
+
+def ensure_experiment(client: MlflowClient, target: TrackingTarget) -> str:
+    from mlflow.exceptions import MlflowException
+
+    found = client.get_experiment_by_name(target.experiment)
+    if found is not None:
+        if found.lifecycle_stage == "deleted":
+            client.restore_experiment(found.experiment_id)
+        return str(found.experiment_id)
+    try:
+        return str(
+            client.create_experiment(
+                target.experiment,
+                artifact_location=target.artifact_location,
+                tags={"evalkit.suite": target.experiment},
+            )
+        )
+    except MlflowException:  # created concurrently by another job: use theirs
+        found = client.get_experiment_by_name(target.experiment)
+        if found is None:
+            raise
+        return str(found.experiment_id)
+
+
+def find_parent(client: MlflowClient, experiment_id: str, run_id: str) -> Run | None:
+    runs = client.search_runs(
+        [experiment_id],
+        filter_string=f"tags.`{rd.TAG_PREFIX}run_id` = '{_quote(run_id)}' "
+        "and tags.`mlflow.parentRunId` IS NULL",
+        max_results=1,
+    )
+    return runs[0] if runs else None
+
+
+def _find_children(client: MlflowClient, experiment_id: str, parent_id: str) -> dict[str, Run]:
+    runs = client.search_runs(
+        [experiment_id], filter_string=f"tags.`mlflow.parentRunId` = '{parent_id}'"
+    )
+    return {r.data.tags.get(f"{rd.TAG_PREFIX}cell", ""): r for r in runs}
+
+
+def _quote(text: str) -> str:
+    return text.replace("'", "\\'")
+
+
+def _create_run(
+    client: MlflowClient, experiment_id: str, run: rd.RunData, name: str, tags: dict[str, str]
+) -> Run:
+    # the MLflow run starts when the evalkit run started, so the UI's dates are the run's
+    start = _epoch_ms(run.manifest.get("created_at"))
+    return client.create_run(experiment_id, start_time=start, tags=tags, run_name=name)
+
+
+def _epoch_ms(stamp: Any) -> int | None:
+    try:
+        return calendar.timegm(time.strptime(str(stamp), "%Y-%m-%dT%H:%M:%SZ")) * 1000
+    except ValueError:
+        return None
+
+
+def _log_values(
+    client: MlflowClient,
+    mlflow_run: Run,
+    params: dict[str, str],
+    metrics: dict[str, float],
+    tags: dict[str, str],
+) -> None:
+    """Params (only new ones: MLflow params are immutable), metrics and tags, in batches."""
+    from mlflow.entities import Metric, Param, RunTag
+
+    run_id = mlflow_run.info.run_id
+    known = mlflow_run.data.params
+    new_params = [Param(k, v) for k, v in params.items() if k not in known]
+    now = int(time.time() * 1000)
+    metric_list = [Metric(k, v, now, 0) for k, v in metrics.items()]
+    tag_list = [RunTag(k, v) for k, v in tags.items()]
+    for start in range(0, len(new_params), BATCH_PARAMS_TAGS):
+        client.log_batch(run_id, params=new_params[start : start + BATCH_PARAMS_TAGS])
+    for start in range(0, len(tag_list), BATCH_PARAMS_TAGS):
+        client.log_batch(run_id, tags=tag_list[start : start + BATCH_PARAMS_TAGS])
+    for start in range(0, len(metric_list), BATCH_METRICS):
+        client.log_batch(run_id, metrics=metric_list[start : start + BATCH_METRICS])
+
+
+def _log_cells(
+    client: MlflowClient, experiment_id: str, run: rd.RunData, parent_id: str, fresh: bool
+) -> dict[str, str]:
+    existing = {} if fresh else _find_children(client, experiment_id, parent_id)
+    children = {}
+    for cell in run.summary.get("cells", []):
+        tags = rd.cell_tags(run, cell, parent_id)
+        child = existing.get(tags[f"{rd.TAG_PREFIX}cell"]) or _create_run(
+            client, experiment_id, run, rd.cell_run_name(run, cell), tags
+        )
+        _log_values(client, child, rd.cell_params(run, cell), rd.cell_metrics(cell), tags)
+        records = run.cell_records(cell["variant"], cell["model"])
+        _log_table(client, child.info.run_id, results_frame(records, run.redactor), fresh)
+        _log_text(client, child.info.run_id, _variant_text(run, cell["variant"]), "prompt.txt")
+        children[rd.cell_name(cell)] = child.info.run_id
+    return children
+
+
+def _end_runs(client: MlflowClient, run: rd.RunData, run_ids: list[str]) -> None:
+    status = STATUS.get(run.status, "FAILED")
+    end = _epoch_ms(run.summary.get("finished_at"))
+    for run_id in run_ids:
+        client.set_terminated(run_id, status=status, end_time=end)
+
+
+# --- artifacts, tables and datasets ----------------------------------------------------------
+
+
+def _log_table(client: MlflowClient, run_id: str, frame: Any, fresh: bool) -> None:
+    if fresh:
+        client.log_table(run_id, data=frame, artifact_file=TABLE_FILE)
+        return
+    # log_table appends to an existing table; an updated run replaces it instead
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / TABLE_FILE
+        frame.to_json(path, orient="split", index=False, date_format="iso")
+        client.log_artifact(run_id, str(path))
+
+
+def _log_text(client: MlflowClient, run_id: str, text: str, name: str) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / name
+        path.write_text(text, encoding="utf-8")
+        client.log_artifact(run_id, str(path))
+
+
+def _variant_text(run: rd.RunData, variant: str) -> str:
+    return run.redactor.text(
+        str(run.manifest.get("variants", {}).get(variant, {}).get("template", ""))
+    )
+
+
+def _log_parent_artifacts(client: MlflowClient, run_id: str, run: rd.RunData, fresh: bool) -> None:
+    """suite.yaml, the redacted manifest and summary, each variant's template and one rendering."""
+    redact = run.redactor
+    manifest = dict(run.manifest)
+    manifest["models"] = [
+        {**m, "options": redact.mapping(m.get("options") or {})} for m in manifest.get("models", [])
+    ]
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        (root / "suite.yaml").write_text(redact.text(run.suite_text), encoding="utf-8")
+        _write_json(root / "run.json", redact.value(manifest))
+        _write_json(root / "summary.json", redact.value(run.summary))
+        prompts = root / "prompts"
+        prompts.mkdir()
+        for name in run.manifest.get("variants", {}):
+            (prompts / f"{name}.txt").write_text(_variant_text(run, name), encoding="utf-8")
+            example = next((r for r in run.records if r["variant"] == name), None)
+            if example is not None:
+                _write_json(prompts / f"{name}.rendered.json", _rendering(run, example))
+        client.log_artifacts(run_id, str(root))
+    _log_table(client, run_id, results_frame(run.records, redact), fresh)
+
+
+def _rendering(run: rd.RunData, record: dict[str, Any]) -> dict[str, Any]:
+    value: dict[str, Any] = run.redactor.value(
+        {"example_id": record["example_id"], "messages": record.get("messages") or []}
+    )
+    value["prompt"] = run.redactor.text(last_user_message(record.get("messages")) or "")
+    return value
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
+
+
+def _log_dataset(client: MlflowClient, run_ids: list[str], run: rd.RunData) -> None:
+    """The evaluated rows (one per example) as an MLflow dataset, in each run's dataset view."""
+    import pandas as pd
+    from mlflow.data.pandas_dataset import from_pandas
+    from mlflow.entities import DatasetInput, InputTag
+
+    rows: dict[str, dict[str, Any]] = {}
+    for record in run.records:
+        rows.setdefault(str(record["example_id"]), run.redactor.value(record.get("inputs") or {}))
+    frame = pd.DataFrame([{"example_id": k, **v} for k, v in rows.items()])
+    info = run.manifest.get("dataset", {})
+    dataset = from_pandas(
+        frame.astype(str),  # mixed-type columns would fail MLflow's schema inference
+        source=str(info.get("path") or info.get("name") or "inline"),
+        name=str(info.get("name") or "dataset"),
+        digest=info.get("digest"),
+    )
+    entity = DatasetInput(dataset._to_mlflow_entity(), [InputTag("mlflow.data.context", "eval")])
+    for run_id in run_ids:
+        client.log_inputs(run_id, datasets=[entity])
+
+
+# --- prompts and traces ----------------------------------------------------------------------
+
+
+def _register_prompts(
+    client: MlflowClient, run: rd.RunData, parent_id: str, children: dict[str, str]
+) -> dict[str, str]:
+    from evalkit.tracking.prompts import register_variants
+
+    versions = register_variants(client, run)
+    for name, version in versions.items():
+        client.link_prompt_version_to_run(parent_id, version)
+        for cell in run.summary.get("cells", []):
+            if cell["variant"] == name and rd.cell_name(cell) in children:
+                client.link_prompt_version_to_run(children[rd.cell_name(cell)], version)
+    return {name: version.uri for name, version in versions.items()}
+
+
+def _log_traces(
+    client: MlflowClient,
+    experiment_id: str,
+    run: rd.RunData,
+    children: dict[str, str],
+    target: TrackingTarget,
+    fresh: bool,
+) -> int:
+    from evalkit.tracking.traces import delete_run_traces, log_traces
+
+    if target.traces <= 0:
+        return 0
+    if not fresh:
+        delete_run_traces(client, experiment_id, run.run_id)
+    cell_runs = {
+        (c["variant"], c["model"]): children[rd.cell_name(c)]
+        for c in run.summary.get("cells", [])
+        if rd.cell_name(c) in children
+    }
+    concurrent = not target.uri.startswith("sqlite:")
+    return log_traces(client, experiment_id, run, cell_runs, target.traces, concurrent)
+
+
+# --- process-wide MLflow state ----------------------------------------------------------------
+
+# MLflow retries a failing request for ~4 minutes (made for rate limits); a run that just ended
+# should warn within seconds instead. It also prints run URLs to stdout, which is evalkit's
+# output (tables, JSON). A user's own settings of these variables win.
+SESSION_ENV = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "3",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "60",
+    "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true",
+}
+PROBE_TIMEOUT_S = 5.0
+
+
+def check_reachable(target: TrackingTarget) -> None:
+    """Fail fast when a tracking server does not answer at all (down, wrong host or port)."""
+    import urllib.error
+    import urllib.request
+
+    if not target.uri.startswith(("http://", "https://")):
+        return
+    try:
+        with urllib.request.urlopen(f"{target.uri.rstrip('/')}/health", timeout=PROBE_TIMEOUT_S):
+            return
+    except urllib.error.HTTPError:
+        return  # it answered (a proxy without /health, auth): let MLflow's own calls judge
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise ConnectionError(
+            f"tracking server {target.display_uri} unreachable: {reason}"
+        ) from exc
+
+
+@contextlib.contextmanager
+def mlflow_session(uri: str) -> Iterator[None]:
+    """Point MLflow's global URI at `uri` for the duration (prompt linking reads the global
+    store, not the client's), quiet its INFO logs and warnings, and restore everything after."""
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # no phoning home from CI
+    from mlflow.tracking._tracking_service import utils as tracking_utils
+
+    saved_env = {name: os.environ.get(name) for name in ["MLFLOW_TRACKING_URI", *SESSION_ENV]}
+    for name, value in SESSION_ENV.items():
+        os.environ.setdefault(name, value)
+    loggers = [logging.getLogger(name) for name in ("mlflow", "alembic")]
+    levels = [lg.level for lg in loggers]
+    try:
+        for lg in loggers:
+            lg.setLevel(logging.WARNING)
+        with warnings.catch_warnings(), tracking_utils._use_tracking_uri(uri):
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
+        for name, saved in saved_env.items():
+            if saved is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = saved

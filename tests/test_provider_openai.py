@@ -1,0 +1,284 @@
+"""The OpenAI provider against the project's fault server, over real HTTP on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fault_server import FaultServer
+
+from evalkit.errors import MissingKeyError, ProviderError, SuiteError
+from evalkit.providers.base import create_provider
+from evalkit.providers.openai import OpenAIProvider, retry_after
+from evalkit.records import GenerationRequest
+from evalkit.suite.schema import ModelConfig
+
+SENTINEL = "sk-test-SENTINEL-0123456789"
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[FaultServer]:
+    with FaultServer() as running:
+        yield running
+
+
+@pytest.fixture
+def fresh_server() -> Iterator[FaultServer]:
+    """For tests that change server-wide settings."""
+    with FaultServer() as running:
+        yield running
+
+
+@pytest.fixture(autouse=True)
+def _key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", SENTINEL)
+
+
+def make(server: FaultServer, **overrides: Any) -> OpenAIProvider:
+    fields: dict[str, Any] = {
+        "id": "gpt",
+        "provider": "openai",
+        "model": "gpt-4o-mini",
+        "options": {"base_url": server.base_url},
+        "timeout": 5.0,
+    }
+    fields.update(overrides)
+    provider = create_provider(ModelConfig(**fields), Path("."))
+    assert isinstance(provider, OpenAIProvider)
+    return provider
+
+
+def ask(prompt: str, **params: Any) -> GenerationRequest:
+    return GenerationRequest(
+        messages=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": prompt}],
+        params=params,
+        model="gpt-4o-mini",
+    )
+
+
+async def call(provider: OpenAIProvider, prompt: str, **params: Any) -> Any:
+    try:
+        return await provider.generate(ask(prompt, **params))
+    finally:
+        await provider.aclose()
+
+
+async def failure(provider: OpenAIProvider, prompt: str, **params: Any) -> ProviderError:
+    with pytest.raises(ProviderError) as info:
+        await call(provider, prompt, **params)
+    return info.value
+
+
+async def test_success_with_usage(server: FaultServer) -> None:
+    gen = await call(make(server), "what is two plus two")
+    assert gen.output == "ANSWER: what is two plus two"
+    assert (gen.usage.input_tokens, gen.usage.output_tokens) == (7, 6)  # word counts
+    assert gen.raw == {"finish_reason": "stop", "model": "gpt-4o-mini"}
+    assert gen.latency_ms > 0
+
+
+async def test_params_pass_through_and_unknown_ones_go_in_the_body(server: FaultServer) -> None:
+    schema = {"type": "json_schema", "json_schema": {"name": "a", "schema": {"type": "object"}}}
+    params = {"seed": 7, "temperature": 0, "stop": ["\n"], "response_format": schema, "top_k": 5}
+    gen = await call(make(server), "params please", **params)
+    assert json.loads(gen.output) == {"answer": "ANSWER: params please"}
+    body = server.stats()["last_request"]["body"]
+    assert body["seed"] == 7 and body["stop"] == ["\n"] and body["response_format"] == schema
+    assert body["top_k"] == 5  # vendor-specific: sent through extra_body
+
+
+async def test_max_tokens_truncates_and_reports_length(server: FaultServer) -> None:
+    gen = await call(make(server), "one two three four five", max_tokens=2)
+    assert gen.output == "ANSWER: one"
+    assert gen.raw["finish_reason"] == "length"
+
+
+async def test_logprobs_pass_through(server: FaultServer) -> None:
+    gen = await call(make(server), "log me", logprobs=True, top_logprobs=2)
+    entries = gen.raw["logprobs"]
+    assert [e["token"] for e in entries] == ["ANSWER:", "log", "me"]
+    assert entries[0]["logprob"] == pytest.approx(-0.01)
+    assert len(entries[0]["top_logprobs"]) == 2
+    assert set(entries[0]["top_logprobs"][0]) == {"token", "logprob"}
+
+
+async def test_forced_tool_call_returns_its_arguments(server: FaultServer) -> None:
+    tool = {"type": "function", "function": {"name": "reply", "parameters": {"type": "object"}}}
+    choice = {"type": "function", "function": {"name": "reply"}}
+    gen = await call(make(server), "use the tool", tools=[tool], tool_choice=choice)
+    assert json.loads(gen.output) == {"answer": "ANSWER: use the tool"}
+    assert gen.raw["tool_call"] == "reply"
+    assert gen.raw["finish_reason"] == "tool_calls"
+
+
+@pytest.mark.parametrize("kind", ["500", "502", "503", "malformed", "empty", "html", "disconnect"])
+async def test_transient_faults_are_retryable(server: FaultServer, kind: str) -> None:
+    error = await failure(make(server), f"transient {kind} [fail:{kind}]")
+    assert error.retryable, error.message
+    assert SENTINEL not in error.format()
+
+
+async def test_sdk_retries_are_off(server: FaultServer) -> None:
+    prompt = "count my attempts [fail:500x5]"
+    await failure(make(server), prompt)
+    assert server.stats()["by_prompt"][prompt] == 1  # the engine retries, not the SDK
+
+
+async def test_429_is_retryable_with_retry_after(server: FaultServer) -> None:
+    error = await failure(make(server), "slow down [fail:429]")
+    assert (error.retryable, error.status, error.retry_after) == (True, 429, 1.0)
+    # the fault clears after its first attempt: a retry succeeds
+    gen = await call(make(server), "slow down [fail:429]")
+    assert gen.output == "ANSWER: slow down [fail:429]"
+
+
+@pytest.mark.parametrize(("fmt", "expected"), [("ms", 2.5), ("none", None)])
+async def test_retry_after_formats(
+    fresh_server: FaultServer, fmt: str, expected: float | None
+) -> None:
+    fresh_server.configure(retry_after=2.5, retry_after_format=fmt)
+    error = await failure(make(fresh_server), "[fail:429]")
+    assert error.retry_after == expected
+
+
+async def test_retry_after_as_http_date(fresh_server: FaultServer) -> None:
+    fresh_server.configure(retry_after=30, retry_after_format="date")
+    error = await failure(make(fresh_server), "[fail:429]")
+    assert error.retry_after is not None and 25 <= error.retry_after <= 31
+
+
+async def test_server_wide_faults_pick_prompts_by_hash(fresh_server: FaultServer) -> None:
+    fresh_server.configure(fault_rate=1.0, fault_kind="503", fault_attempts=1)
+    error = await failure(make(fresh_server), "any prompt")
+    assert (error.retryable, error.status) == (True, 503)
+    gen = await call(make(fresh_server), "any prompt")  # its second attempt succeeds
+    assert gen.output == "ANSWER: any prompt"
+
+
+def test_retry_after_parsing() -> None:
+    assert retry_after({"retry-after": "3"}) == 3.0
+    assert retry_after({"retry-after-ms": "250", "retry-after": "3"}) == 0.25
+    past = email.utils.formatdate(time.time() - 60, usegmt=True)
+    assert retry_after({"retry-after": past}) == 0.0
+    assert retry_after({"retry-after": "soon"}) is None
+    assert retry_after({}) is None
+
+
+async def test_timeout_is_retryable(server: FaultServer) -> None:
+    start = time.perf_counter()
+    error = await failure(make(server, timeout=0.3), "hang [fail:timeout]")
+    assert error.retryable and "timed out after 0.3s" in error.message
+    assert time.perf_counter() - start < 3
+
+
+@pytest.mark.parametrize("status", [400, 403, 404, 422])
+async def test_client_errors_are_final_with_the_server_message(
+    server: FaultServer, status: int
+) -> None:
+    error = await failure(make(server), f"bad {status} [fail:{status}]")
+    assert (error.retryable, error.status) == (False, status)
+    assert f"fault_server: simulated {status} error" in error.message
+
+
+async def test_key_never_leaks_into_errors(server: FaultServer) -> None:
+    error = await failure(make(server), "who am i [fail:401]")  # the server echoes the key
+    assert (error.retryable, error.status) == (False, 401)
+    assert "Incorrect API key provided: ***" in error.message
+    assert SENTINEL not in error.format() and SENTINEL not in repr(error.__dict__)
+    assert error.__cause__ is None and error.__suppress_context__  # the SDK error is not chained
+
+
+async def test_connection_refused_is_retryable() -> None:
+    with FaultServer() as stopped:
+        pass  # a port that was just in use and is now closed
+    error = await failure(make(stopped), "anyone there")
+    assert error.retryable and "connection error" in error.message
+    assert SENTINEL not in error.format()
+
+
+def test_missing_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY")
+    config = ModelConfig(id="gpt", provider="openai", model="gpt-4o-mini")
+    with pytest.raises(MissingKeyError, match="environment variable OPENAI_API_KEY is not set"):
+        create_provider(config, Path("."))
+    named = config.model_copy(update={"options": {"api_key_env": "TEAM_KEY"}})
+    with pytest.raises(MissingKeyError, match="TEAM_KEY") as info:
+        create_provider(named, Path("."))
+    assert info.value.hint and "api_key_env" in info.value.hint
+
+
+async def test_loopback_needs_no_key(server: FaultServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY")
+    gen = await call(make(server), "no key needed")
+    assert gen.output == "ANSWER: no key needed"
+
+
+async def test_extra_headers_are_sent(server: FaultServer) -> None:
+    provider = make(server, options={"base_url": server.base_url, "headers": {"X-Team": "search"}})
+    await call(provider, "headers")
+    assert server.stats()["last_request"]["headers"]["x-team"] == "search"
+
+
+async def test_azure_routes_to_the_deployment(
+    server: FaultServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AZURE_OPENAI_API_KEY", SENTINEL)
+    options = {"azure_endpoint": server.url, "api_version": "2024-10-21", "deployment": "prod-4o"}
+    gen = await call(make(server, options=options), "via azure")
+    assert gen.output == "ANSWER: via azure"
+    target = server.stats()["last_request"]["target"]
+    assert target.startswith("/openai/deployments/prod-4o/chat/completions?api-version=")
+
+
+@pytest.mark.parametrize(
+    ("fields", "match"),
+    [
+        ({"params": {"n": 2}}, "'n' must be 1"),
+        ({"params": {"stream": True}}, "streaming is not supported"),
+        ({"options": {"base_urll": "http://x"}}, "unknown option 'base_urll'"),
+        ({"options": {"headers": {"Authorization": "Bearer x"}}}, "non-secret headers"),
+        ({"options": {"api_version": "2024-10-21"}}, "needs options.azure_endpoint"),
+        ({"options": {"max_connections": "many"}}, "positive integer"),
+    ],
+)
+def test_invalid_config(fields: dict[str, Any], match: str) -> None:
+    config = ModelConfig(id="gpt", provider="openai", model="gpt-4o-mini", **fields)
+    with pytest.raises(SuiteError, match=match):
+        create_provider(config, Path("."))
+
+
+async def test_one_client_reuses_its_connections(fresh_server: FaultServer) -> None:
+    fresh_server.configure(latency_ms=20)
+    provider = make(fresh_server)
+    sem = asyncio.Semaphore(8)
+
+    async def one(i: int) -> None:
+        async with sem:
+            await provider.generate(ask(f"reuse {i}"))
+
+    await asyncio.gather(*(one(i) for i in range(48)))
+    await provider.aclose()
+    stats = fresh_server.stats()
+    assert stats["by_status"] == {"200": 48}
+    assert stats["max_in_flight"] == 8
+    # kept alive and reused (the pool may open a spare or two as requests hand over)
+    assert stats["connections_opened"] <= 12
+
+
+async def test_big_pools_for_high_concurrency(server: FaultServer) -> None:
+    provider = make(server, concurrency=200, options={"base_url": server.base_url})
+    gen = await call(provider, "big pool")
+    assert gen.output == "ANSWER: big pool"
+
+
+def test_fault_server_runs_as_a_subprocess() -> None:
+    with FaultServer(process=True, latency_ms=1) as server:
+        assert server.configure(fault_rate=0.0)["latency_ms"] == 1
+        server.reset()
+        assert server.stats()["requests"] == 0

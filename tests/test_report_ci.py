@@ -1,0 +1,135 @@
+"""CI outputs: JUnit XML and the Markdown summary (and $GITHUB_STEP_SUMMARY)."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from gates_support import flips, pass_fail, rec
+
+from evalkit.gates.evaluate import decide
+from evalkit.gates.regression import BaselineRun
+from evalkit.gates.schema import parse_gates
+from evalkit.report.junit import junit_xml, write_junit
+from evalkit.report.markdown import markdown_report, write_markdown
+from evalkit.results.summary import aggregate
+
+
+def summary_for(records, gates, baseline=None, status="complete"):
+    verdict = decide(parse_gates(gates), records, baselines=lambda _: baseline)
+    return {
+        "run_id": "run-2",
+        "suite": "faq",
+        "status": status,
+        "stopped_reason": None if status == "complete" else "error budget spent",
+        "finished_at": "2026-11-27T10:00:00Z",
+        "counts": {"total": len(records), "done": len(records), "errors": 0, "cached": 0},
+        "cost": 0.0,
+        "cells": aggregate(records, ["v"], ["m"]),
+        "verdict": verdict.to_json(),
+        "flaky": verdict.flaky,
+    }
+
+
+def regressed_summary(**kw):
+    base = flips(20, 20)
+    now = dict(base) | {f"e{i:03d}": False for i in range(6)}
+    records = pass_fail(now)
+    gates = [
+        {"metric": "ok", "min": 0.5},
+        {"regression": {"baseline": "main", "metric": "ok"}},
+    ]
+    return summary_for(records, gates, BaselineRun("run-1", pass_fail(base)), **kw), records
+
+
+def test_junit_has_one_case_per_gate_and_says_why():
+    summary, _ = regressed_summary()
+    root = ET.fromstring(junit_xml(summary))
+    suite = root.find("testsuite")
+    assert suite is not None and suite.get("name") == "evalkit.faq"
+    cases = suite.findall("testcase")
+    assert [c.get("name") for c in cases] == [
+        "run complete",
+        "ok mean >= 0.5 [v/m]",
+        "ok vs baseline 'main' (max drop 0) [v/m]",
+    ]
+    assert suite.get("tests") == "3" and suite.get("failures") == "1"
+    failure = cases[2].find("failure")
+    assert failure is not None
+    assert "REGRESSED" in failure.get("message", "") and "run-1" in failure.get("message", "")
+    assert "p=0.01562" in (failure.text or "")  # b=6, c=0: 1/64
+    assert cases[1].find("failure") is None
+
+
+def test_junit_failed_examples_and_incomplete_run(tmp_path):
+    summary, records = regressed_summary(status="incomplete")
+    records[0]["output"] = "bad \x00 byte"
+    path = tmp_path / "out" / "junit.xml"
+    write_junit(summary, path, records=records)
+    root = ET.parse(path).getroot()  # parses: the NUL byte was replaced
+    cases = root.iter("testcase")
+    by_class: dict[str, list[ET.Element]] = {}
+    for case in cases:
+        by_class.setdefault(case.get("classname", ""), []).append(case)
+    examples = by_class["evalkit.faq.examples"]
+    assert len(examples) == 6
+    assert examples[0].get("name") == "e000 [v/m] repeat 0"
+    assert "ok failed" in examples[0].find("failure").get("message", "")
+    run = by_class["evalkit.faq.run"][0]
+    assert run.find("error") is not None
+    assert "error budget spent" in run.find("error").get("message", "")
+
+
+def test_markdown_has_verdict_matrix_gates_and_regressed_examples():
+    summary, _ = regressed_summary()
+    text = markdown_report(summary)
+    assert text.startswith("## ❌ evalkit · faq: FAILED: 1 of 2 gate checks failed")
+    assert "### Results (95% CI)" in text and "| v | m | 70% [" in text
+    assert "### Gates" in text and "| ❌ | ok vs baseline 'main' (max drop 0) [v/m] |" in text
+    assert "Holm" not in text.split("### Gates")[0]
+    assert "**Why**" in text and "REGRESSED: ok 1 -> 0.7" in text
+    assert "### Examples scored lower than the baseline" in text
+    assert "| e000 | 1 | 0 | out |" in text
+
+
+def test_markdown_passing_run_and_table_escaping():
+    records = [rec("a|b", {"ok": True}, output="x | y")]
+    summary = summary_for(records, [{"metric": "ok", "min": 0.5, "name": "ok | rate"}])
+    text = markdown_report(summary)
+    assert text.startswith("## ✅ evalkit · faq: PASSED")
+    assert "ok \\| rate" in text
+
+
+def test_markdown_lists_flaky_examples():
+    records = [rec("a", {"ok": r == 0}, repeat=r) for r in range(3)]
+    records += [rec("b", {"ok": True}, repeat=r) for r in range(3)]
+    verdict = decide(parse_gates([{"metric": "ok", "max_flaky": 0}]), records, repeats=3)
+    summary = summary_for(records, []) | {"verdict": verdict.to_json(), "flaky": verdict.flaky}
+    text = markdown_report(summary)
+    assert "### Flaky examples (3 repeats)" in text
+    assert "| v | m | ok | 1 | 1 | 0 | a |" in text
+
+
+def test_write_markdown_appends_to_github_step_summary(tmp_path, monkeypatch):
+    step = tmp_path / "step.md"
+    step.write_text("earlier step\n")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(step))
+    summary, _ = regressed_summary()
+    write_markdown(summary, tmp_path / "report.md")
+    write_markdown(summary, None)  # only the job summary
+    assert (tmp_path / "report.md").read_text().startswith("## ❌")
+    content = step.read_text()
+    assert content.startswith("earlier step\n") and content.count("## ❌ evalkit") == 2
+
+
+def test_example_github_workflow_keeps_the_cache_and_uses_the_reports():
+    import yaml
+
+    path = Path(__file__).parent.parent / "examples" / "github-actions.yml"
+    workflow = yaml.safe_load(path.read_text())
+    steps = workflow["jobs"]["evaluate"]["steps"]
+    uses = {s.get("uses", "").split("@")[0]: s for s in steps}
+    assert uses["actions/cache"]["with"]["path"] == "runs/cache.sqlite"
+    run = next(s["run"] for s in steps if "evalkit run" in s.get("run", ""))
+    assert "--junit evalkit-junit.xml" in run and "--markdown evalkit-summary.md" in run
+    assert any("evalkit baseline set" in s.get("run", "") for s in steps)
