@@ -193,7 +193,10 @@ def scenario(latency_ms: float, n: int, concurrency: int, repeats: int) -> dict[
         for i in range(repeats):
             ref.append(run_child(["reference", server.base_url, str(n), str(concurrency)]))
             ek.append(evalkit_once(folder, suite, f"{latency_ms:g}-{i}"))
-        cached = [evalkit_once(folder, suite, f"cached-{i}", folder / f"cache-{latency_ms:g}-0.sqlite") for i in range(repeats)]
+        cached = [
+            evalkit_once(folder, suite, f"cached-{i}", folder / f"cache-{latency_ms:g}-0.sqlite")
+            for i in range(repeats)
+        ]
     ideal = 2 * n * latency_ms / 1000 / concurrency
     return _summarise(latency_ms, n, concurrency, ref, ek, cached, ideal)
 
@@ -302,7 +305,9 @@ def profile(args: argparse.Namespace) -> None:
         suite = write_suite(folder, args.n, server.base_url, args.concurrency)
         result = evalkit_once(folder, suite, "profile", profile=args.profile)
     print(json.dumps(result))
-    print(f"python -c \"import pstats; pstats.Stats('{args.profile}').sort_stats('tottime').print_stats(30)\"")
+    print(
+        f"python -c \"import pstats; pstats.Stats('{args.profile}').sort_stats('tottime').print_stats(30)\""
+    )
 
 
 if __name__ == "__main__":

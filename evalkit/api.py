@@ -11,9 +11,10 @@ import asyncio
 import platform
 import subprocess
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from evalkit import __version__
 from evalkit.engine.cache import NullCache, ResponseCache
@@ -33,6 +34,9 @@ from evalkit.plan import Plan, prepare
 from evalkit.results.store import RunStore, default_runs_dir, new_run_id
 from evalkit.results.summary import aggregate
 from evalkit.runtime import close_runtimes, create_runtimes
+
+if TYPE_CHECKING:
+    from evalkit.estimate import Estimate
 
 
 @dataclass
@@ -94,6 +98,8 @@ def run_suite(
     check_gates(plan.suite, str(plan.loaded.path), plan.loaded.line_of)  # before any spend
     done = store.done_keys() if options.resume else set()
     runtimes = create_runtimes(plan, concurrency=options.concurrency, extra_ids=judge_ids(plan))
+    max_cost = options.max_cost if options.max_cost is not None else plan.suite.max_cost
+    _warn_unpriced(runtimes, max_cost)
     engine = Engine(
         run_id=store.run_id,
         variants=dict(plan.variants),
@@ -103,7 +109,7 @@ def run_suite(
         cache=_cache(options),
         concurrency=options.concurrency or plan.suite.concurrency,
         progress=progress,
-        max_cost=options.max_cost,
+        max_cost=max_cost,
         max_errors=_max_errors(plan),
     )
     grading = attach_graders(engine, plan, runtimes, store)
@@ -132,6 +138,17 @@ def run_suite(
     return RunResult(store.run_id, store.dir, summary, engine.stats, skipped=len(done))
 
 
+def _warn_unpriced(runtimes: dict[str, Any], max_cost: float | None) -> None:
+    """A budget cannot see calls it has no price for: say so before spending anything."""
+    unpriced = [model_id for model_id, runtime in runtimes.items() if runtime.cost is None]
+    if max_cost is not None and unpriced:
+        warnings.warn(
+            f"max_cost ${max_cost:g} does not count the calls of {', '.join(unpriced)}: no price"
+            " is known for them; add one under the suite's `prices:`",
+            stacklevel=3,
+        )
+
+
 def _track(store: RunStore, plan: Plan, options: RunOptions) -> None:
     """Log the run to MLflow, a subscriber: its failure is a warning, the results are on disk."""
     if options.tracking:
@@ -151,23 +168,53 @@ async def _run_engine(
         await close_runtimes(runtimes)
 
 
+def dry_run(suite_path: str | Path | None, options: RunOptions | None = None) -> Estimate:
+    """What `run_suite` would call and cost (generation and judging), without calling anything.
+
+    Nothing is written: no run folder, no cache (an existing cache is read, so items it holds
+    count as free). With `options.resume`, only the items the run still lacks are counted.
+    """
+    from evalkit.estimate import estimate_plan
+
+    options = options or RunOptions()
+    skip: set[str] = set()
+    if options.resume:
+        store, plan = _resumed(suite_path, options.runs_dir, options.resume)
+        skip = store.done_keys()
+    elif suite_path is None:
+        raise SuiteError("no suite given", hint="evalkit run suites/<name>.yaml --dry-run")
+    else:
+        plan = prepare(
+            suite_path, limit=options.limit, variants=options.variants, models=options.models
+        )
+    check_gates(plan.suite, str(plan.loaded.path), plan.loaded.line_of)
+    cache = None if options.no_cache else options.cache_path or options.runs_dir / "cache.sqlite"
+    max_cost = options.max_cost if options.max_cost is not None else plan.suite.max_cost
+    return estimate_plan(plan, cache_path=cache, skip=skip, max_cost=max_cost)
+
+
+def _resumed(suite_path: str | Path | None, runs_dir: Path, run_id: str) -> tuple[RunStore, Plan]:
+    """An existing run and its plan, rebuilt from its manifest; the suite must be unchanged."""
+    store = RunStore.open_existing(runs_dir, run_id)
+    previous = store.manifest()
+    plan = prepare(
+        suite_path or previous["suite"]["path"],
+        limit=previous["options"].get("limit"),
+        variants=previous["options"].get("variants"),
+        models=previous["options"].get("models"),
+    )
+    if plan.loaded.hash != previous["suite"]["hash"]:
+        raise SuiteError(
+            f"the suite changed since run {run_id} started",
+            file=str(plan.loaded.path),
+            hint="resuming would mix two versions; start a new run without --resume",
+        )
+    return store, plan
+
+
 def _open_run(suite_path: str | Path | None, options: RunOptions) -> tuple[RunStore, Plan]:
     if options.resume:
-        store = RunStore.open_existing(options.runs_dir, options.resume)
-        previous = store.manifest()
-        plan = prepare(
-            suite_path or previous["suite"]["path"],
-            limit=previous["options"].get("limit"),
-            variants=previous["options"].get("variants"),
-            models=previous["options"].get("models"),
-        )
-        if plan.loaded.hash != previous["suite"]["hash"]:
-            raise SuiteError(
-                f"the suite changed since run {options.resume} started",
-                file=str(plan.loaded.path),
-                hint="resuming would mix two versions; start a new run without --resume",
-            )
-        return store, plan
+        return _resumed(suite_path, options.runs_dir, options.resume)
     if suite_path is None:
         raise SuiteError("no suite given", hint="evalkit run suites/<name>.yaml")
     plan = prepare(
@@ -191,7 +238,10 @@ def _max_errors(plan: Plan) -> int | None:
 
 def manifest(plan: Plan, run_id: str, options: RunOptions) -> dict[str, Any]:
     """run.json: what was run, enough to resume it and to log it to a tracker later."""
+    from evalkit.redact import Redactor
+
     suite = plan.suite
+    redactor = Redactor.from_env()
     return {
         "run_id": run_id,
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -215,7 +265,10 @@ def manifest(plan: Plan, run_id: str, options: RunOptions) -> dict[str, Any]:
             for name, v in plan.variants.items()
             if name in plan.variant_names
         },
-        "models": [m.model_dump() for m in suite.models if m.id in plan.model_ids],
+        # options may hold an interpolated ${SECRET}: run.json must never carry it
+        "models": [
+            redactor.mapping(m.model_dump()) for m in suite.models if m.id in plan.model_ids
+        ],
         "metrics": [{"name": m.name, "type": m.type, "args": m.args} for m in plan.metrics],
         "graders": grader_manifest(plan.graders),
         "repeats": plan.repeats,
@@ -233,7 +286,7 @@ def manifest(plan: Plan, run_id: str, options: RunOptions) -> dict[str, Any]:
 def write_summary(
     store: RunStore, plan: Plan, stats: EngineStats, *, interrupted: bool
 ) -> dict[str, Any]:
-    records = store.records()
+    records = store.records(drop=_unsummarised(plan))
     errors = sum(1 for r in records if r.get("error") is not None)
     if interrupted:
         status = "interrupted"
@@ -256,11 +309,19 @@ def write_summary(
             "calls_this_session": stats.calls,
         },
         "cost": sum(r.get("cost") or 0.0 for r in records),
+        # what this invocation paid for (cache hits are free), judges included
+        "spent": {"total": stats.spent, "by_model": dict(stats.spent_by_model)},
         "cells": aggregate(records, plan.variant_names, plan.model_ids),
     }
     summary.update(grader_sections(store.dir, records, plan.graders))
     store.write_json("summary.json", summary)
     return summary
+
+
+def _unsummarised(plan: Plan) -> tuple[str, ...]:
+    """Record fields the summary never reads: left out, a 20,000-item run's summary stays small."""
+    human_labels = any(getattr(g.config, "human_label", None) for g in plan.graders)
+    return ("messages", "output") if human_labels else ("messages", "output", "inputs")
 
 
 def git_commit(folder: Path) -> str | None:

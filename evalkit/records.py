@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 Message = dict[str, str]  # {"role": "system"|"user"|"assistant", "content": "..."}
@@ -66,9 +66,19 @@ class Generation:
     raw: dict[str, Any] | None = None  # provider extras worth keeping (finish reason, logprobs)
 
     def to_cache(self) -> dict[str, Any]:
-        data = asdict(self)
-        data.pop("cached", None)
-        return data
+        # by hand, not dataclasses.asdict: that deep-copies every value, once per call
+        return {
+            "output": self.output,
+            "usage": {
+                "input_tokens": self.usage.input_tokens,
+                "output_tokens": self.usage.output_tokens,
+            },
+            "latency_ms": self.latency_ms,
+            "cost": self.cost,
+            "error": self.error,
+            "attempts": self.attempts,
+            "raw": self.raw,
+        }
 
     @classmethod
     def from_cache(cls, data: dict[str, Any]) -> Generation:

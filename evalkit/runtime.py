@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import warnings
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from evalkit.engine.retry import RetryPolicy
 from evalkit.engine.runner import CostFn, Limiter, ModelRuntime
 from evalkit.errors import EvalkitError
 from evalkit.providers.base import create_provider, load_factory, model_identity
-from evalkit.suite.schema import ModelConfig
+from evalkit.suite.schema import ModelConfig, Suite
 
 if TYPE_CHECKING:
     from evalkit.plan import Plan
+    from evalkit.pricing import Price
 
 
 def create_runtimes(
@@ -56,9 +58,8 @@ def build_runtime(
     )
 
 
-def _suite_prices(suite: object) -> dict[str, dict[str, float]] | None:
-    prices = getattr(suite, "prices", None)
-    return dict(prices) if prices else None
+def _suite_prices(suite: Suite) -> dict[str, dict[str, float]] | None:
+    return {name: price.model_dump() for name, price in suite.prices.items()} or None
 
 
 def _limiter(config: ModelConfig) -> Limiter | None:
@@ -70,15 +71,22 @@ def _limiter(config: ModelConfig) -> Limiter | None:
 
 
 def _cost_fn(config: ModelConfig, overrides: dict[str, dict[str, float]] | None) -> CostFn | None:
-    try:  # TEMP until pricing lands
-        from evalkit.pricing import cost, price_for
-    except ModuleNotFoundError:
-        return None
+    from evalkit.pricing import cost
 
-    price = price_for(config.provider, config.model or "", overrides)
+    price = model_price(config, overrides)
     if price is None:
         return None
     return lambda usage: cost(price, usage)
+
+
+def model_price(config: ModelConfig, overrides: Mapping[str, Any] | None) -> Price | None:
+    """A model's price: `prices:` keyed by its id, else by its model name, else the defaults."""
+    from evalkit.pricing import parse_overrides, price_for
+
+    if overrides and config.id in overrides and config.id != config.model:
+        return parse_overrides({config.id: overrides[config.id]})[config.id]
+    base_url = config.options.get("base_url")
+    return price_for(config.provider, config.model or "", overrides, base_url=base_url)
 
 
 async def close_runtimes(runtimes: dict[str, ModelRuntime]) -> None:

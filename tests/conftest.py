@@ -10,15 +10,20 @@ from pathlib import Path
 import pytest
 
 
+@pytest.fixture(scope="session")
+def evalkit_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One model cache per test session: the embedded model is converted (~30 s) only once."""
+    return tmp_path_factory.mktemp("evalkit-cache")
+
+
 @pytest.fixture(autouse=True)
-def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, evalkit_cache_dir: Path) -> None:
     """Tests never touch the user's home or the repo's runs/ folder."""
     monkeypatch.setenv("EVALKIT_RUNS_DIR", str(tmp_path / "runs"))
     monkeypatch.setenv("EVALKIT_NO_TRACKING", "1")
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.delenv("EVALKIT_DEBUG", raising=False)
-    if "EVALKIT_CACHE_DIR" not in __import__("os").environ:
-        monkeypatch.setenv("EVALKIT_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("EVALKIT_CACHE_DIR", str(evalkit_cache_dir))
 
 
 ROWS = [

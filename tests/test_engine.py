@@ -138,3 +138,18 @@ def resumed_records(run_dir: Path) -> list[dict]:
     from evalkit.results.store import RunStore
 
     return RunStore(run_dir.parent, run_dir.name).records()
+
+
+def test_run_json_never_holds_an_interpolated_secret(write_suite, monkeypatch):
+    monkeypatch.setenv("MY_SERVICE_TOKEN", "sentinel-secret-value-123")
+    text = (
+        Path(write_suite())
+        .read_text()
+        .replace(
+            "    options:\n",
+            '    options:\n      token: "${MY_SERVICE_TOKEN}"\n      note: "x-${MY_SERVICE_TOKEN}"\n',
+        )
+    )
+    result = run_suite(write_suite(text))
+    for name in ("run.json", "summary.json", "results.jsonl"):
+        assert "sentinel-secret-value-123" not in (result.run_dir / name).read_text(), name

@@ -227,6 +227,7 @@ def test_unreadable_answer_is_retried_once_then_scored(tmp_path: Path) -> None:
     assert score["value"] == 1.0 and score["meta"]["retried"] == 1
     assert score["meta"]["calls"] == 2
     assert MockProvider.CALLS["judge"] == 2 * len(ROWS)
+    assert result.summary["judging"]["graders"]["ok"]["calls"] == 2 * len(ROWS)
 
 
 def test_unreadable_after_retry_is_unscored_never_zero_or_pass(tmp_path: Path) -> None:
@@ -258,6 +259,13 @@ def test_only_if_passed_skips_and_counts_without_calling_the_judge(tmp_path: Pat
     assert stats(result, "ok")["skipped"] == 1 and stats(result, "ok")["n"] == 3
     assert stats(result, "ok")["n_unscored"] == 0
     assert MockProvider.CALLS["judge"] == 3
+
+
+def test_skipped_items_show_in_the_table(tmp_path: Path) -> None:
+    judge = mock_judge(response='{"reasoning": "r", "score": "pass"}')
+    path = write(tmp_path, [rubric(only_if="passed")], [judge])
+    out = CliRunner().invoke(cli, ["run", str(path), "-q", "--runs-dir", str(tmp_path / "r")])
+    assert "n=3 1 skipped" in out.output
 
 
 def test_only_if_names_metrics(tmp_path: Path) -> None:
@@ -348,13 +356,20 @@ class Recorder:
     requests: ClassVar[list[GenerationRequest]] = []
     label_calls: ClassVar[int] = 0
 
-    def __init__(self, labels: bool) -> None:
-        self.labels = labels
+    def __init__(self, labels: bool, bare: bool = False) -> None:
+        self.bare = bare
         if labels:
             self.score_labels = self._score_labels
 
     async def generate(self, request: GenerationRequest) -> Generation:
         Recorder.requests.append(request)
+        if self.bare:  # a bare label with first-token logprobs, like transformers' top_logprobs
+            tops = [
+                {"token": "4", "logprob": math.log(0.5)},
+                {"token": "5", "logprob": math.log(0.3)},
+                {"token": "The", "logprob": math.log(0.2)},
+            ]
+            return Generation(output="4", raw={"top_logprobs": tops})
         return Generation(output='{"reasoning": "r", "score": 4}', usage=Usage(10, 5))
 
     async def _score_labels(self, messages: list[Any], labels: list[str]) -> dict[str, float]:
@@ -367,7 +382,7 @@ class Recorder:
 
 
 def create_recorder(config: Any, base_dir: Path) -> Recorder:
-    return Recorder(labels=bool(config.options.get("labels")))
+    return Recorder(bool(config.options.get("labels")), bool(config.options.get("bare")))
 
 
 @pytest.fixture
@@ -414,6 +429,13 @@ def test_label_scoring_judge_gives_argmax_and_weighted_scores(
     calls = recorder.label_calls
     run(path)
     assert recorder.label_calls == calls  # label scores are cached like generations
+
+
+def test_first_token_logprobs_weight_a_bare_label(tmp_path: Path, recorder: Any) -> None:
+    judge = {"id": "judge", "provider": "recorder", "options": {"bare": True}}
+    result = run(write(tmp_path, [rubric(scale=[1, 5])], [judge]))
+    meta = records(result)["q1"]["scores"]["ok"]["meta"]
+    assert meta["label"] == "4" and meta["weighted"] == pytest.approx((0.5 * 4 + 0.3 * 5) / 0.8)
 
 
 def test_labels_mode_needs_a_label_scoring_judge(tmp_path: Path) -> None:
@@ -469,6 +491,7 @@ def test_pairwise_judges_both_orders_and_reports_win_rate(tmp_path: Path) -> Non
     assert overall["wins_a"] == 4 and overall["win_rate_a"] == 1.0 and overall["n"] == 4
     assert summary["cells"][0]["model"] == "mock"
     assert MockProvider.CALLS["judge"] == 2 * len(ROWS)
+    assert result.summary["judging"]["calls"] == 2 * len(ROWS)
 
 
 def test_position_bias_becomes_inconsistent_ties(tmp_path: Path) -> None:
@@ -634,3 +657,20 @@ def test_judges_are_checked_like_models(tmp_path: Path) -> None:
     path = write(tmp_path, [rubric()], [{"id": "mock", "provider": "mock"}])
     out = CliRunner().invoke(cli, ["validate", str(path)])
     assert out.exit_code == 2 and "unique" in out.output
+
+
+def test_estimated_judge_calls_and_validate_lists_graders(tmp_path: Path) -> None:
+    from evalkit.graders.runner import estimate_judge_calls
+    from evalkit.plan import prepare
+
+    graders = [
+        rubric(samples=2),
+        {"type": "pairwise", "judge": "other", "variants": ["plain", "polite"]},
+    ]
+    prompts = {"plain": "{{ question }}", "polite": "Please: {{ question }}"}
+    path = write(tmp_path, graders, [mock_judge(), mock_judge("other")], prompts=prompts)
+    plan = prepare(path)
+    # 4 examples x 2 variants = 8 items x 2 samples; 4 pairs x 2 orders
+    assert estimate_judge_calls(plan) == {"judge": 16, "other": 8}
+    out = CliRunner().invoke(cli, ["validate", str(path)])
+    assert "graders   ok (rubric: judge), pairwise (pairwise: other)" in out.output

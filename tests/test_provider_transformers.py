@@ -156,7 +156,7 @@ def test_failed_conversion_leaves_no_folder_and_stale_temps_are_removed(
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(local_model, "_convert", broken)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(SuiteError, match=r"cannot convert .*fake\.gguf: RuntimeError: disk full"):
         ensure_converted(fake_gguf)
     target = local_model.converted_path(fake_gguf)
     assert not target.exists()
@@ -198,6 +198,15 @@ def test_bad_params_and_options_fail_before_loading(
 
     with pytest.raises(SuiteError, match=match):
         create(ModelConfig(id="local", params=params, options=options), tmp_path)
+
+
+def test_a_broken_model_folder_is_a_suite_error(tmp_path: Path) -> None:
+    from evalkit.providers.transformers import load_model
+
+    pytest.importorskip("transformers")
+    (tmp_path / "config.json").write_text('{"model_type": "llama"}')
+    with pytest.raises(SuiteError, match="cannot load the model"):
+        load_model(tmp_path)
 
 
 def test_greedy_params_share_one_batch_key() -> None:
@@ -379,3 +388,16 @@ async def test_aclose_stops_the_worker_and_shares_the_model(model_cache: Path) -
     assert not first._thread.is_alive()
     with pytest.raises(ProviderError, match="closed"):
         await first.generate(request("Hi"))
+
+
+@pytest.mark.slow
+async def test_single_token_label_fast_path_matches_full_scoring(provider, monkeypatch) -> None:
+    from evalkit.providers import transformers as module
+
+    labels = ["1", "2", "3", "4", "5"]
+    messages = chat("Rate the answer 'Paris' to 'Capital of France?' from 1 to 5.")
+    fast = await provider.score_labels(messages, labels)
+    monkeypatch.setattr(module, "_single_token_labels", lambda loaded, jobs: None)
+    full = await provider.score_labels(messages, labels)
+    for label in labels:
+        assert fast[label] == pytest.approx(full[label], abs=1e-3)

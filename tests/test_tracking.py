@@ -86,7 +86,7 @@ def test_run_is_logged_with_children_params_metrics_table_dataset_and_traces(
     assert parent.data.metrics["plain/mock/contains"] == pytest.approx(0.75)
     assert parent.data.metrics["done"] == 4 * 2
     assert parent.data.tags["evalkit.verdict"] == "failed"  # the gate verdict, as tags
-    assert parent.data.tags["evalkit.gates_failed"] == "plain-high (plain/mock)"
+    assert parent.data.tags["evalkit.gates_failed"] == "plain-high [plain/mock]"
     [dataset_input] = parent.inputs.dataset_inputs
     assert dataset_input.dataset.digest == manifest["dataset"]["digest"]
 

@@ -12,7 +12,7 @@ import pytest
 from evalkit.suite.schema import Suite, TrackingConfig
 from evalkit.tracking.config import resolve_target, strip_credentials
 from evalkit.tracking.prompts import prompt_name, variant_messages
-from evalkit.tracking.redact import MASK, Redactor, is_secret_name
+from evalkit.redact import MASK, Redactor, is_secret_name
 from evalkit.tracking.rundata import (
     RunData,
     cell_metrics,
@@ -133,6 +133,7 @@ def test_sample_is_whole_examples_and_the_same_across_runs() -> None:
     assert all(sum(r["example_id"] == e for r in first) == 2 for e in ids)
     assert ids == {r["example_id"] for r in sample_records(list(reversed(records)), budget=7)}
     assert sample_records(records, budget=0) == []
+    assert len(sample_records(records, budget=1)) == 1  # never nothing for a positive budget
 
 
 def test_payloads_from_a_summary() -> None:
@@ -171,15 +172,15 @@ def test_verdict_tags_for_the_run_and_for_each_cell() -> None:
     verdict = {
         "passed": False,
         "gates": [
-            {"name": "acc", "passed": False, "variant": "a", "model": "m"},
-            {"name": "acc", "passed": True, "variant": "b", "model": "m"},
+            {"metric": "acc", "passed": False, "variant": "a", "model": "m"},
+            {"name": "acc [b/m]", "passed": True, "variant": "b", "model": "m"},
             {"name": "health", "passed": True},
         ],
     }
     assert verdict_tags(verdict) == {
         "evalkit.verdict": "failed",
         "evalkit.gates": "2/3 passed",
-        "evalkit.gates_failed": "acc (a/m)",
+        "evalkit.gates_failed": "acc [a/m]",
     }
     cell_b = cell_verdict(verdict, {"variant": "b", "model": "m"})
     assert verdict_tags(cell_b)["evalkit.verdict"] == "passed"

@@ -34,7 +34,16 @@ from evalkit.errors import EXIT_INTERRUPTED
 @click.option("--concurrency", type=click.IntRange(min=1), help="Override the suite's concurrency.")
 @click.option("--variant", "variants", multiple=True, help="Run only this prompt variant.")
 @click.option("--model", "models", multiple=True, help="Run only this model id.")
-@click.option("--max-cost", type=float, help="Stop scheduling calls once this many $ are spent.")
+@click.option(
+    "--max-cost",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Stop starting new items once this many USD are spent [default: the suite's max_cost].",
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Print the calls, estimated tokens and cost of the run; call nothing, write nothing.",
+)
 @click.option(
     "--tracking-uri",
     metavar="URI",
@@ -67,6 +76,9 @@ def run_cmd(suite: str | None, quiet: bool, **kwargs: Any) -> None:
     from evalkit.results.store import RunStore
 
     options = _options(kwargs)
+    if kwargs["dry_run"]:
+        _dry_run(suite, options)
+        return
     err = Console(stderr=True)
     progress = NoProgress() if quiet else RichProgress(err, "evaluating")
     try:
@@ -112,6 +124,19 @@ def _options(kwargs: dict[str, Any]) -> Any:
     options.tracking_uri = kwargs.get("tracking_uri")
     options.tracking = not kwargs.get("no_tracking")
     return options
+
+
+def _dry_run(suite: str | None, options: Any) -> None:
+    from rich.console import Console
+
+    from evalkit.api import dry_run
+    from evalkit.report.estimate import estimate_notes, estimate_table
+
+    estimate = dry_run(suite, options)
+    out = Console() if sys.stdout.isatty() else Console(width=160)
+    out.print(estimate_table(estimate))
+    for line in estimate_notes(estimate):
+        out.print(line, markup=False, highlight=False)
 
 
 def _report(out: Any, err: Any, result: Any) -> None:

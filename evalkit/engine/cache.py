@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,26 @@ def cache_key(
     return stable_hash(
         {"id": identity, "params": params, "messages": messages, "repeat": repeat}, length=40
     )
+
+
+def cached_keys(path: Path, keys: Iterable[str]) -> set[str]:
+    """Which of `keys` the cache file at `path` holds; opened read-only, never created."""
+    if not path.is_file():
+        return set()
+    found: set[str] = set()
+    wanted = list(keys)
+    db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        for start in range(0, len(wanted), 500):  # SQLite caps the number of parameters
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = db.execute(f"SELECT key FROM responses WHERE key IN ({marks})", chunk)
+            found.update(row[0] for row in rows)
+    except sqlite3.DatabaseError:  # not a cache (or an older layout): nothing is cached
+        return set()
+    finally:
+        db.close()
+    return found
 
 
 class ResponseCache:

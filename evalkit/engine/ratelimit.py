@@ -92,6 +92,20 @@ class RateLimiter:
         else:  # a refund: the next requests may start earlier
             bucket.empty_at += extra * bucket.interval
 
+    def pause(self, seconds: float) -> None:
+        """Start no request for `seconds` (a 429's Retry-After): every worker of the model waits.
+
+        Without this, each worker would learn of the limit from its own 429, one at a time.
+        Afterwards requests resume at the steady pace, without a burst: the server just said
+        the model was over its limit.
+        """
+        if seconds <= 0:
+            return
+        resume = self._clock() + seconds
+        for bucket in (self._requests, self._tokens):
+            if bucket is not None:  # earliest() is then >= resume for every caller
+                bucket.empty_at = max(bucket.empty_at, resume + bucket.tolerance)
+
     def _reserve(self, now: float, tokens: int) -> float:
         requests, token_bucket = self._requests, self._tokens
         start = now

@@ -34,6 +34,7 @@ class RetryPolicy:
 
 Call = Callable[[GenerationRequest], Awaitable[Generation]]
 BeforeAttempt = Callable[[], Awaitable[None]]
+OnError = Callable[[ProviderError], None]
 
 
 async def call_with_retries(
@@ -42,20 +43,24 @@ async def call_with_retries(
     policy: RetryPolicy,
     *,
     before_attempt: BeforeAttempt | None = None,
+    on_error: OnError | None = None,
     rng: random.Random | None = None,
 ) -> Generation:
     """Call the provider until it succeeds, fails for good, or attempts run out.
 
     Returns a Generation with `error` set instead of raising, so one failed item never stops
-    the run; `attempts` records how many calls were made.
+    the run; `attempts` records how many calls were made. `before_attempt` runs outside the
+    timeout (a rate limiter's wait is not the server's fault); `on_error` sees every failure
+    that will be retried (a 429 can pause the whole model, not only this item).
     """
-    rng = rng or random.Random()
     for attempt in range(1, policy.max_attempts + 1):
         if before_attempt is not None:
             await before_attempt()
         start = time.perf_counter()
         try:
-            gen = await asyncio.wait_for(call(request), timeout=policy.timeout)
+            # asyncio.timeout, not wait_for: no extra task per call on the hot path
+            async with asyncio.timeout(policy.timeout):
+                gen = await call(request)
         except TimeoutError:
             error = ProviderError(f"timed out after {policy.timeout:g} s", retryable=True)
         except ProviderError as exc:
@@ -69,11 +74,19 @@ async def call_with_retries(
             return gen
         if not error.retryable or attempt == policy.max_attempts:
             return Generation(output=None, error=_describe(error, attempt), attempts=attempt)
-        await asyncio.sleep(policy.delay(attempt, error.retry_after, rng))
+        if on_error is not None:
+            on_error(error)
+        await asyncio.sleep(policy.delay(attempt, error.retry_after, rng or _RNG))
     raise AssertionError("unreachable")  # the loop always returns
 
 
+_RNG = random.Random()  # jitter needs no seed; one shared generator saves one per call
+
+
 def _describe(error: ProviderError, attempts: int) -> str:
-    status = f"HTTP {error.status}: " if error.status else ""
+    """The server's message, with its status unless the message already says it."""
+    message = error.message
+    if error.status and f"HTTP {error.status}" not in message:
+        message = f"HTTP {error.status}: {message}"
     suffix = f" (after {attempts} attempts)" if attempts > 1 else ""
-    return f"{status}{error.message}{suffix}"
+    return f"{message}{suffix}"

@@ -15,8 +15,10 @@ from typing import Any, Protocol
 from evalkit.engine.cache import NullCache, ResponseCache, cache_key
 from evalkit.engine.progress import NoProgress, ProgressSink
 from evalkit.engine.retry import RetryPolicy, call_with_retries
+from evalkit.errors import ProviderError
 from evalkit.metrics.base import ScoreContext
 from evalkit.metrics.bind import BoundMetric
+from evalkit.pricing import estimate_tokens
 from evalkit.providers.base import Provider
 from evalkit.records import (
     Generation,
@@ -37,6 +39,8 @@ class Renderer(Protocol):
 
 class Limiter(Protocol):
     async def acquire(self, tokens: int = 0) -> None: ...
+    def commit(self, actual_tokens: int, estimated_tokens: int = 0) -> None: ...
+    def pause(self, seconds: float) -> None: ...
 
 
 CostFn = Callable[[Usage], float | None]
@@ -64,7 +68,8 @@ class EngineStats:
     errors: int = 0
     cached: int = 0
     calls: int = 0
-    spent: float = 0.0
+    spent: float = 0.0  # $ of this session's calls (cache hits cost nothing), judges included
+    spent_by_model: dict[str, float] = field(default_factory=dict)
     stopped_reason: str | None = None
     error_samples: list[str] = field(default_factory=list)
 
@@ -119,7 +124,8 @@ class Engine:
     def _check_budgets(self) -> None:
         if self.max_cost is not None and self.stats.spent >= self.max_cost:
             self.stats.stopped_reason = (
-                f"cost budget reached: ${self.stats.spent:.4f} of ${self.max_cost:.4f}"
+                f"max_cost reached: ${self.stats.spent:.4f} spent of ${self.max_cost:g};"
+                " no new items were started, and every finished one is kept"
             )
         elif self.max_errors is not None and self.stats.errors > self.max_errors:
             self.stats.stopped_reason = (
@@ -143,10 +149,15 @@ class Engine:
     async def generate(
         self, runtime: ModelRuntime, item: WorkItem, messages: list[Message]
     ) -> Generation:
-        """Serve from the cache, else call the provider (with limits and retries) and cache."""
+        """Serve from the cache, else call the provider (with limits and retries) and cache.
+
+        The price is applied after caching, so a changed price (a suite's `prices:`) also
+        reprices cached outputs; only a cost the provider reported itself is cached.
+        """
         params = runtime.config.params
         key = cache_key(runtime.identity, params, messages, item.repeat)
         gen = self.cache.get(key)
+        fresh = gen is None
         if gen is None:
             request = GenerationRequest(
                 messages=messages,
@@ -159,22 +170,30 @@ class Engine:
             )
             gen = await self._call(runtime, request)
             self.stats.calls += gen.attempts
-            if gen.error is None and gen.cost is None and runtime.cost is not None:
-                gen.cost = runtime.cost(gen.usage)
             self.cache.put(key, gen)
-            self.stats.spent += gen.cost or 0.0
+        if gen.error is None and gen.cost is None and runtime.cost is not None:
+            gen.cost = runtime.cost(gen.usage)
+        if fresh and gen.cost:
+            self._spend(runtime.config.id, gen.cost)
         return gen
 
+    def _spend(self, model_id: str, amount: float) -> None:
+        self.stats.spent += amount
+        by_model = self.stats.spent_by_model
+        by_model[model_id] = by_model.get(model_id, 0.0) + amount
+
     async def _call(self, runtime: ModelRuntime, request: GenerationRequest) -> Generation:
-        limiter = runtime.limiter
-        before = limiter.acquire if limiter is not None else None
+        call, before, on_error = runtime.provider.generate, None, None
+        if runtime.limiter is not None:
+            metered = Metered(runtime.limiter, call, request_tokens(request))
+            call, before, on_error = metered.call, metered.before, metered.on_error
         if runtime.semaphore is None:
             return await call_with_retries(
-                runtime.provider.generate, request, runtime.policy, before_attempt=before
+                call, request, runtime.policy, before_attempt=before, on_error=on_error
             )
         async with runtime.semaphore:
             return await call_with_retries(
-                runtime.provider.generate, request, runtime.policy, before_attempt=before
+                call, request, runtime.policy, before_attempt=before, on_error=on_error
             )
 
     def _score(self, messages: list[Message], item: WorkItem, gen: Generation) -> dict[str, Score]:
@@ -191,3 +210,42 @@ class Engine:
             if len(self.stats.error_samples) < 5:
                 self.stats.error_samples.append(gen.error)
         self.progress.advance(error=gen.error is not None, cached=gen.cached)
+
+
+def request_tokens(request: GenerationRequest) -> int:
+    """What a request may use, for a tokens-per-minute limit: its prompt plus max_tokens."""
+    params = request.params
+    limit = params.get("max_completion_tokens") or params.get("max_tokens") or 0
+    return estimate_tokens(request.messages) + int(limit)
+
+
+class Metered:
+    """One request's passage through its model's rate limiter.
+
+    Each attempt reserves the estimate first; a success puts its real usage on the books; a
+    429 with Retry-After pauses the whole model, so its other workers stop hammering too.
+    """
+
+    def __init__(
+        self,
+        limiter: Limiter,
+        call: Callable[[GenerationRequest], Awaitable[Generation]],
+        tokens: int,
+    ) -> None:
+        self.limiter = limiter
+        self._call = call
+        self.tokens = tokens
+
+    async def before(self) -> None:
+        await self.limiter.acquire(self.tokens)
+
+    async def call(self, request: GenerationRequest) -> Generation:
+        gen = await self._call(request)
+        used = gen.usage.input_tokens + gen.usage.output_tokens
+        if used:  # a server that reports no usage keeps the estimate on the books
+            self.limiter.commit(used, self.tokens)
+        return gen
+
+    def on_error(self, error: ProviderError) -> None:
+        if error.status == 429 and error.retry_after:
+            self.limiter.pause(error.retry_after)

@@ -21,7 +21,7 @@ import asyncio
 import statistics
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from evalkit.engine.runner import ModelRuntime
@@ -29,6 +29,7 @@ from evalkit.errors import ProviderError, SuiteError
 from evalkit.graders.bind import JUDGE_SYSTEM, BoundGrader
 from evalkit.graders.levels import Levels
 from evalkit.graders.parse import (
+    first_token_logprobs,
     label_probs,
     parse_judgement,
     reminder,
@@ -176,10 +177,6 @@ class Panel:
     judges: list[Judge]
     generate: Generate
     samples: int = 1
-    hashes: dict[str, str] = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.hashes = {j.id: j.hash for j in self.judges}
 
     async def ask(self, item: WorkItem, variables: dict[str, Any]) -> list[Vote]:
         calls = [
@@ -245,7 +242,9 @@ class Panel:
         else:
             parsed = parse_judgement(gen.output, levels)
             vote.label, vote.reasoning, vote.error = parsed.label, parsed.reasoning, parsed.error
-            token_logprobs = score_token_logprobs(gen.raw)
+            token_logprobs = score_token_logprobs(gen.raw) or first_token_logprobs(
+                gen.raw, gen.output
+            )
             vote.probs = label_probs(token_logprobs, levels) if token_logprobs else None
         return vote
 

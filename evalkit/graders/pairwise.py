@@ -135,6 +135,9 @@ class PairwiseRunner:
     def _decide(
         self, record: dict[str, Any], orders: list[tuple[str, list[Vote]]]
     ) -> dict[str, Any]:
+        votes_all = [v for _, votes in orders for v in votes]
+        record["calls"] = sum(v.calls for v in votes_all)
+        record["cost"] = sum(v.cost for v in votes_all)
         winners = []
         for order, votes in orders:
             labels = [v.label for v in votes if v.label is not None]
@@ -144,7 +147,7 @@ class PairwiseRunner:
             winners.append(winner)
             record["orders"].append(_order_json(order, label, winner, votes))
         if None in winners:
-            errors = [v.error for _, votes in orders for v in votes if v.error]
+            errors = [v.error for v in votes_all if v.error]
             record["reason"] = "unscored: " + "; ".join(dict.fromkeys(errors or ["no verdict"]))
             return record
         record["inconsistent"] = winners[0] != winners[1]

@@ -140,6 +140,15 @@ def score_token_logprobs(raw: dict[str, Any] | None) -> dict[str, float] | None:
     return None
 
 
+def first_token_logprobs(raw: dict[str, Any] | None, output: str | None) -> dict[str, float] | None:
+    """The first token's top log-probabilities (transformers' raw["top_logprobs"]) when the
+    answer is a bare label, so its first token is the label's; None otherwise."""
+    tops = (raw or {}).get("top_logprobs")
+    if not isinstance(tops, list) or not output or len(output.split()) != 1:
+        return None
+    return {str(t.get("token", "")): float(t.get("logprob", -math.inf)) for t in tops}
+
+
 def _token_entries(raw: dict[str, Any] | None) -> list[dict[str, Any]]:
     if not raw:
         return []

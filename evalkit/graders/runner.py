@@ -237,13 +237,38 @@ def grader_sections(
     from evalkit.graders.calibration import calibration_summary
     from evalkit.graders.pairwise import pairwise_summary
 
-    sections: dict[str, Any] = {}
+    if not graders:
+        return {}
+    sections: dict[str, Any] = {"judging": judging_totals(run_dir, records, graders)}
     if any(g.pairwise for g in graders):
         sections["pairwise"] = pairwise_summary(run_dir, graders)
     calibration = calibration_summary(records, graders)
     if calibration:
         sections["calibration"] = calibration
     return sections
+
+
+def judging_totals(
+    run_dir: Path, records: list[dict[str, Any]], graders: list[BoundGrader]
+) -> dict[str, Any]:
+    """Judge calls made and their cost, per grader (the cells' cost is the models' only)."""
+    from evalkit.graders.pairwise import PAIRWISE_FILE, read_pairs
+
+    totals = {g.name: {"calls": 0, "cost": 0.0} for g in graders}
+    metas = [
+        (name, score.get("meta") or {})
+        for record in records
+        for name, score in (record.get("scores") or {}).items()
+        if name in totals
+    ]
+    metas += [
+        (p["grader"], p) for p in read_pairs(run_dir / PAIRWISE_FILE) if p["grader"] in totals
+    ]
+    for name, meta in metas:
+        totals[name]["calls"] += int(meta.get("calls") or 0)
+        totals[name]["cost"] += float(meta.get("cost") or 0.0)
+    calls = sum(int(t["calls"]) for t in totals.values())
+    return {"calls": calls, "cost": sum(t["cost"] for t in totals.values()), "graders": totals}
 
 
 def grader_manifest(graders: list[BoundGrader]) -> list[dict[str, Any]]:

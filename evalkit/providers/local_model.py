@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from evalkit.errors import MissingDependencyError, SuiteError
+from evalkit.errors import EvalkitError, MissingDependencyError, SuiteError
 
 try:  # POSIX only; elsewhere the atomic rename alone keeps the cache consistent
     import fcntl
@@ -155,13 +155,27 @@ def ensure_converted(gguf_path: Path) -> Path:
         _remove_stale_temps(target)
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
         try:
-            _convert(gguf_path, tmp)
+            _convert_or_explain(gguf_path, tmp)
+            tmp.chmod(0o755)  # mkdtemp makes it private; the cache may be shared (CI, a team)
             if target.exists():  # a leftover without a marker (a crash before the rename)
                 shutil.rmtree(target)
             os.rename(tmp, target)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     return target
+
+
+def _convert_or_explain(gguf_path: Path, out_dir: Path) -> None:
+    try:
+        _convert(gguf_path, out_dir)
+    except (EvalkitError, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # an unsupported architecture or a damaged file: say which file
+        raise SuiteError(
+            f"cannot convert {gguf_path}: {type(exc).__name__}: {exc}",
+            hint="transformers reads GGUF files of common architectures (llama, mistral, qwen2, "
+            "...); otherwise point 'model:' at a folder saved with save_pretrained",
+        ) from exc
 
 
 def _remove_stale_temps(target: Path) -> None:
@@ -188,7 +202,8 @@ def _convert(gguf_path: Path, out_dir: Path) -> None:
         raise MissingDependencyError(
             "loading a .gguf model needs the 'gguf' package", hint="pip install 'evalkit[local]'"
         )
-    log.warning("converting %s once into %s (about 30 s)", gguf_path.name, out_dir.parent)
+    # A one-time wait of ~30 s (default model, 2 cores) deserves a visible line, even unconfigured.
+    log.warning("converting %s once into %s; later loads reuse it", gguf_path.name, out_dir.parent)
     start = time.perf_counter()
     folder, name = str(gguf_path.parent), gguf_path.name
     tokenizer = transformers.AutoTokenizer.from_pretrained(folder, gguf_file=name)

@@ -4,6 +4,12 @@ Built on the official SDK's async client, one per model config, reused for every
 engine owns retries and timeouts, so the SDK's own retries are off (max_retries=0) and its
 timeout is the model's `timeout`; failures become ProviderError with `retryable` set.
 
+Requests go through the client's documented raw path, `client.post("/chat/completions",
+cast_to=<HTTP response>)`: the same auth, base URL, Azure routing, headers, connection pool and
+error types as `chat.completions.create`, without its per-call work of walking the request's
+TypedDicts and building pydantic models of the reply. On a fast server that work costs more CPU
+than everything else evalkit does per item (benchmarks/README.md); we read the JSON directly.
+
 Options (`options:` in the suite):
   base_url       an OpenAI-compatible endpoint (vLLM, `transformers serve`, a proxy, ...)
   api_key_env    the environment variable holding the key (default OPENAI_API_KEY, or
@@ -28,6 +34,7 @@ from __future__ import annotations
 
 import email.utils
 import inspect
+import json
 import os
 import time
 from pathlib import Path
@@ -84,6 +91,21 @@ def _sdk_params() -> frozenset[str]:
 SDK_PARAMS = _sdk_params()
 
 
+def _http_response_class() -> type[Any]:
+    """The HTTP library's Response class, which tells the SDK to hand the reply back unparsed.
+
+    The SDK's HTTP library changed name (httpx -> httpx2); take the one it imports.
+    """
+    from openai import _base_client
+
+    http = getattr(_base_client, "httpx2", None) or getattr(_base_client, "httpx")  # noqa: B009
+    response: type[Any] = http.Response
+    return response
+
+
+HTTP_RESPONSE = _http_response_class()
+
+
 class OpenAIProvider:
     """Calls chat.completions on one reused AsyncOpenAI (or AsyncAzureOpenAI) client."""
 
@@ -94,25 +116,35 @@ class OpenAIProvider:
         self._model = model
         self._secrets = [s for s in secrets if s and s != PLACEHOLDER_KEY]
         self._timeout = timeout
+        # The engine passes the same params dict for every call of a model: split it once.
+        self._params: Mapping[str, Any] | None = None
+        self._params_body: dict[str, Any] = {}
 
     async def generate(self, request: GenerationRequest) -> Generation:
-        kwargs = split_params(request.params)
+        body = {"model": request.model or self._model, "messages": request.messages}
+        body.update(self._body_params(request.params))
         start = time.perf_counter()
         try:
-            completion = await self._client.chat.completions.create(
-                model=request.model or self._model,
-                messages=request.messages,  # type: ignore[arg-type]  # our dicts are its TypedDicts
-                **kwargs,
+            response = await self._client.post(
+                "/chat/completions", body=body, cast_to=HTTP_RESPONSE
             )
+            data = response.json()
         except openai.APIError as exc:
             # `from None`: the SDK's exception may quote the key (a proxy echoing it back), so it
             # must not ride along as the cause into logs and tracebacks.
             raise map_error(exc, self._secrets, self._timeout) from None
-        except ValueError as exc:  # the SDK lets a 200 with broken JSON through as-is
+        except ValueError as exc:  # a 200 whose body is not JSON (a proxy's page, a torn body)
             detail = scrub(f"{type(exc).__name__}: {exc}", self._secrets)
             raise malformed(detail) from None
         latency_ms = (time.perf_counter() - start) * 1000
-        return to_generation(completion, latency_ms, self._secrets)
+        return to_generation(data, latency_ms, self._secrets)
+
+    def _body_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        if params is not self._params:
+            kwargs = split_params(params)
+            extra = kwargs.pop("extra_body", None) or {}
+            self._params_body, self._params = {**kwargs, **extra}, params
+        return self._params_body
 
     async def aclose(self) -> None:
         await self._client.close()
@@ -255,43 +287,55 @@ def split_params(
     return kwargs
 
 
-def to_generation(completion: Any, latency_ms: float, secrets: list[str]) -> Generation:
-    """Map a ChatCompletion; anything else (no choices, an HTML page) is a proxy hiccup."""
+def to_generation(data: Any, latency_ms: float, secrets: list[str]) -> Generation:
+    """Map a chat completion (JSON); anything else (no choices, an error object) is a hiccup."""
     try:
-        return _generation(completion, latency_ms)
+        return _generation(data, latency_ms)
     except (AttributeError, IndexError, TypeError, KeyError):
-        snippet = scrub(repr(completion)[:120], secrets)
+        snippet = scrub(json.dumps(data, default=str)[:120], secrets)
         raise malformed(f"not a chat completion: {snippet}") from None
 
 
-def _generation(completion: Any, latency_ms: float) -> Generation:
-    choice = completion.choices[0]
-    message = choice.message
-    raw: dict[str, Any] = {"finish_reason": choice.finish_reason, "model": completion.model}
-    if message.tool_calls:
-        output = message.tool_calls[0].function.arguments or ""
-        raw["tool_call"] = message.tool_calls[0].function.name
+def _generation(data: dict[str, Any], latency_ms: float) -> Generation:
+    choice = data["choices"][0]
+    message = choice["message"]
+    raw: dict[str, Any] = {"finish_reason": choice.get("finish_reason"), "model": data.get("model")}
+    tool_calls = message.get("tool_calls")
+    if tool_calls:
+        function = tool_calls[0]["function"]
+        output = function.get("arguments") or ""
+        raw["tool_call"] = function.get("name")
     else:
-        output = message.content or ""
-    if getattr(message, "refusal", None):
-        raw["refusal"] = message.refusal
-    if choice.logprobs and choice.logprobs.content:
-        raw["logprobs"] = [_logprob(entry) for entry in choice.logprobs.content]
-    usage = _usage(getattr(completion, "usage", None))
-    return Generation(output=output, usage=usage, latency_ms=latency_ms, raw=raw)
+        output = _text(message.get("content"))
+    if message.get("refusal"):
+        raw["refusal"] = message["refusal"]
+    logprobs = choice.get("logprobs") or {}
+    if logprobs.get("content"):
+        raw["logprobs"] = [_logprob(entry) for entry in logprobs["content"]]
+    return Generation(
+        output=output, usage=_usage(data.get("usage")), latency_ms=latency_ms, raw=raw
+    )
+
+
+def _text(content: Any) -> str:
+    """A message's text; a list of content parts (some servers send one) is joined."""
+    if isinstance(content, list):
+        return "".join(str(part.get("text") or "") for part in content if isinstance(part, dict))
+    return str(content or "")
 
 
 def _usage(usage: Any) -> Usage:
     # Some compatible servers omit usage, or parts of it: count what is there.
+    usage = usage if isinstance(usage, dict) else {}
     return Usage(
-        input_tokens=getattr(usage, "prompt_tokens", 0) or 0,
-        output_tokens=getattr(usage, "completion_tokens", 0) or 0,
+        input_tokens=int(usage.get("prompt_tokens") or 0),
+        output_tokens=int(usage.get("completion_tokens") or 0),
     )
 
 
-def _logprob(entry: Any) -> dict[str, Any]:
-    top = [{"token": t.token, "logprob": t.logprob} for t in entry.top_logprobs or []]
-    return {"token": entry.token, "logprob": entry.logprob, "top_logprobs": top}
+def _logprob(entry: dict[str, Any]) -> dict[str, Any]:
+    top = [{"token": t["token"], "logprob": t["logprob"]} for t in entry.get("top_logprobs") or []]
+    return {"token": entry["token"], "logprob": entry["logprob"], "top_logprobs": top}
 
 
 def malformed(detail: str) -> ProviderError:

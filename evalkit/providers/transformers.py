@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from evalkit.errors import ProviderError, SuiteError
+from evalkit.errors import EvalkitError, ProviderError, SuiteError
 from evalkit.providers.local_model import import_local_stack, local_folder, resolve_model_path
 from evalkit.records import Generation, GenerationRequest, Message, Usage, stable_hash
 from evalkit.suite.suggest import did_you_mean
@@ -131,7 +131,15 @@ def load_model(folder: Path, dtype: str = "float32", device: str = "cpu") -> Loa
     key = (str(folder.resolve()), dtype, device)
     with _MODELS_LOCK:
         if key not in _MODELS:
-            _MODELS[key] = _load(folder, dtype, device)
+            try:
+                _MODELS[key] = _load(folder, dtype, device)
+            except (EvalkitError, KeyboardInterrupt):
+                raise
+            except Exception as exc:  # a damaged folder or an architecture this version lacks
+                raise SuiteError(
+                    f"cannot load the model in {folder}: {type(exc).__name__}: {exc}",
+                    hint="the folder must hold a causal LM saved with save_pretrained",
+                ) from exc
         return _MODELS[key]
 
 
@@ -461,6 +469,9 @@ class _RowSampler:
 
 def score_batch(loaded: LoadedModel, jobs: list[_Job]) -> list[dict[str, float]]:
     """For each job, the log-probability of each label as the full assistant reply."""
+    single = _single_token_labels(loaded, jobs)
+    if single is not None:
+        return _score_single_tokens(loaded, jobs, single)
     torch = loaded.torch
     rows, spans = _label_rows(loaded, jobs)
     width = max(len(r) for r in rows)
@@ -485,6 +496,46 @@ def score_batch(loaded: LoadedModel, jobs: list[_Job]) -> list[dict[str, float]]
         results.append(dict(zip(job.labels, totals[index : index + len(job.labels)], strict=True)))
         index += len(job.labels)
     return results
+
+
+def _single_token_labels(loaded: LoadedModel, jobs: list[_Job]) -> list[list[int]] | None:
+    """Each job's label token ids when every label is one token (a 1..5 scale, yes/no)."""
+    tok = loaded.tokenizer
+    ids = [
+        [tok(label, add_special_tokens=False)["input_ids"] for label in job.labels] for job in jobs
+    ]
+    if all(len(t) == 1 for job_ids in ids for t in job_ids):
+        return [[t[0] for t in job_ids] for job_ids in ids]
+    return None
+
+
+def _score_single_tokens(
+    loaded: LoadedModel, jobs: list[_Job], label_ids: list[list[int]]
+) -> list[dict[str, float]]:
+    """One forward pass per prompt (not per label): the next-token distribution scores them all."""
+    torch = loaded.torch
+    tok = loaded.tokenizer
+    rows = [
+        list(tok(_chat_text(loaded, j.messages), add_special_tokens=False)["input_ids"])
+        for j in jobs
+    ]
+    width = max(len(r) for r in rows)
+    ids = torch.tensor([[loaded.pad_id] * (width - len(r)) + r for r in rows], device=loaded.device)
+    mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows], device=loaded.device)
+    with torch.inference_mode():
+        logits = loaded.model(
+            input_ids=ids, attention_mask=mask,
+            position_ids=(mask.cumsum(-1) - 1).clamp(min=0),
+            logits_to_keep=1,
+        ).logits.float()  # fmt: skip
+    logprobs = torch.log_softmax(logits[:, -1, :], dim=-1)
+    return [
+        {
+            label: float(logprobs[row, token])
+            for label, token in zip(job.labels, tokens, strict=True)
+        }
+        for row, (job, tokens) in enumerate(zip(jobs, label_ids, strict=True))
+    ]
 
 
 def _label_rows(loaded: LoadedModel, jobs: list[_Job]) -> tuple[list[list[int]], list[int]]:

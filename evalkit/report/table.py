@@ -47,9 +47,11 @@ def _best(cells: list[dict[str, Any]], name: str) -> float | None:
 
 
 def _metric_text(stats: dict[str, Any] | None, best: float | None) -> str:
+    skipped = f" [dim]{stats['skipped']} skipped[/dim]" if stats and stats.get("skipped") else ""
     if not stats or stats.get("n", 0) == 0:
         unscored = stats.get("n_unscored", 0) if stats else 0
-        return f"[dim]–[/dim] ({unscored} unscored)" if unscored else "[dim]–[/dim]"
+        text = f"[dim]–[/dim] ({unscored} unscored)" if unscored else "[dim]–[/dim]"
+        return text + skipped  # a grader's only_if skips are counted, not hidden
     mean, low, high = stats["mean"], stats.get("ci_low"), stats.get("ci_high")
     text = _fmt(mean, stats["kind"])
     if low is not None and high is not None and not math.isnan(low):
@@ -57,6 +59,7 @@ def _metric_text(stats: dict[str, Any] | None, best: float | None) -> str:
     text += f" [dim]n={stats['n']}[/dim]"
     if stats.get("n_unscored"):
         text += f" [yellow]{stats['n_unscored']} unscored[/yellow]"
+    text += skipped
     if best is not None and mean == best:
         text = f"[bold green]{text}[/bold green]"
     return text

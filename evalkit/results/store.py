@@ -84,10 +84,16 @@ class RunStore:
                 except json.JSONDecodeError:
                     continue
 
-    def records(self) -> list[dict[str, Any]]:
-        """The latest record of every item key, in first-seen order."""
+    def records(self, drop: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+        """The latest record of every item key, in first-seen order.
+
+        `drop` leaves fields out (the summary needs no "messages" or "output"): a big run's
+        records then fit in a fraction of the memory.
+        """
         latest: dict[str, dict[str, Any]] = {}
         for record in self.iter_records():
+            for name in drop:
+                record.pop(name, None)
             latest[record["key"]] = record
         return list(latest.values())
 

@@ -184,6 +184,13 @@ class TrackingConfig(Strict):
         return data
 
 
+class PriceConfig(Strict):
+    """A model's price in USD per 1M tokens (overrides evalkit's default price table)."""
+
+    input: float = Field(ge=0, description="USD per 1M input (prompt) tokens")
+    output: float = Field(ge=0, description="USD per 1M output (completion) tokens")
+
+
 class Suite(Strict):
     """An evaluation suite."""
 
@@ -204,6 +211,15 @@ class Suite(Strict):
     )
     gates: list[Gate] = Field(default_factory=list, description="what a release must clear")
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
+    prices: dict[str, PriceConfig] = Field(
+        default_factory=dict,
+        description="USD per 1M tokens by model name (or model id), over the default table",
+    )
+    max_cost: float | None = Field(
+        default=None,
+        gt=0,
+        description="stop starting new items once a run has spent this many USD (--max-cost)",
+    )
     error_budget: float = Field(
         default=0.1,
         ge=0,

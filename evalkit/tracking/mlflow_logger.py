@@ -13,28 +13,28 @@ as one table artifact per run and one batched span upload, so a 10,000-row run a
 from __future__ import annotations
 
 import calendar
-import contextlib
-import json
-import logging
-import os
-import tempfile
 import time
-import warnings
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from evalkit.suite.schema import TrackingConfig
 from evalkit.tracking import rundata as rd
+from evalkit.tracking.artifacts import (
+    log_dataset,
+    log_parent_artifacts,
+    log_table,
+    log_text,
+    variant_text,
+)
 from evalkit.tracking.config import TrackingTarget, resolve_target
-from evalkit.tracking.tables import last_user_message, results_frame
+from evalkit.tracking.session import check_reachable, mlflow_session
+from evalkit.tracking.tables import results_frame
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
     from mlflow.entities import Run
 
-TABLE_FILE = "evalkit_results.json"
 STATUS = {"complete": "FINISHED", "interrupted": "KILLED"}  # anything else: FAILED
 BATCH_PARAMS_TAGS = 100  # MLflow's per-request limits
 BATCH_METRICS = 1000
@@ -103,8 +103,8 @@ def _log(client: MlflowClient, target: TrackingTarget, run: rd.RunData, force: b
     fresh = existing is None
     _log_values(client, parent, rd.parent_params(run), rd.parent_metrics(run), rd.parent_tags(run))
     tracked.children = _log_cells(client, experiment_id, run, parent.info.run_id, fresh)
-    _log_parent_artifacts(client, parent.info.run_id, run, fresh)
-    _log_dataset(client, [parent.info.run_id, *tracked.children.values()], run)
+    log_parent_artifacts(client, parent.info.run_id, run, fresh)
+    log_dataset(client, [parent.info.run_id, *tracked.children.values()], run)
     if target.register_prompts:
         tracked.prompts = _register_prompts(client, run, parent.info.run_id, tracked.children)
     tracked.traces = _log_traces(client, experiment_id, run, tracked.children, target, fresh)
@@ -212,8 +212,8 @@ def _log_cells(
         )
         _log_values(client, child, rd.cell_params(run, cell), rd.cell_metrics(cell), tags)
         records = run.cell_records(cell["variant"], cell["model"])
-        _log_table(client, child.info.run_id, results_frame(records, run.redactor), fresh)
-        _log_text(client, child.info.run_id, _variant_text(run, cell["variant"]), "prompt.txt")
+        log_table(client, child.info.run_id, results_frame(records, run.redactor), fresh)
+        log_text(client, child.info.run_id, variant_text(run, cell["variant"]), "prompt.txt")
         children[rd.cell_name(cell)] = child.info.run_id
     return children
 
@@ -223,90 +223,6 @@ def _end_runs(client: MlflowClient, run: rd.RunData, run_ids: list[str]) -> None
     end = _epoch_ms(run.summary.get("finished_at"))
     for run_id in run_ids:
         client.set_terminated(run_id, status=status, end_time=end)
-
-
-# --- artifacts, tables and datasets ----------------------------------------------------------
-
-
-def _log_table(client: MlflowClient, run_id: str, frame: Any, fresh: bool) -> None:
-    if fresh:
-        client.log_table(run_id, data=frame, artifact_file=TABLE_FILE)
-        return
-    # log_table appends to an existing table; an updated run replaces it instead
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / TABLE_FILE
-        frame.to_json(path, orient="split", index=False, date_format="iso")
-        client.log_artifact(run_id, str(path))
-
-
-def _log_text(client: MlflowClient, run_id: str, text: str, name: str) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / name
-        path.write_text(text, encoding="utf-8")
-        client.log_artifact(run_id, str(path))
-
-
-def _variant_text(run: rd.RunData, variant: str) -> str:
-    return run.redactor.text(
-        str(run.manifest.get("variants", {}).get(variant, {}).get("template", ""))
-    )
-
-
-def _log_parent_artifacts(client: MlflowClient, run_id: str, run: rd.RunData, fresh: bool) -> None:
-    """suite.yaml, the redacted manifest and summary, each variant's template and one rendering."""
-    redact = run.redactor
-    manifest = dict(run.manifest)
-    manifest["models"] = [
-        {**m, "options": redact.mapping(m.get("options") or {})} for m in manifest.get("models", [])
-    ]
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        (root / "suite.yaml").write_text(redact.text(run.suite_text), encoding="utf-8")
-        _write_json(root / "run.json", redact.value(manifest))
-        _write_json(root / "summary.json", redact.value(run.summary))
-        prompts = root / "prompts"
-        prompts.mkdir()
-        for name in run.manifest.get("variants", {}):
-            (prompts / f"{name}.txt").write_text(_variant_text(run, name), encoding="utf-8")
-            example = next((r for r in run.records if r["variant"] == name), None)
-            if example is not None:
-                _write_json(prompts / f"{name}.rendered.json", _rendering(run, example))
-        client.log_artifacts(run_id, str(root))
-    _log_table(client, run_id, results_frame(run.records, redact), fresh)
-
-
-def _rendering(run: rd.RunData, record: dict[str, Any]) -> dict[str, Any]:
-    value: dict[str, Any] = run.redactor.value(
-        {"example_id": record["example_id"], "messages": record.get("messages") or []}
-    )
-    value["prompt"] = run.redactor.text(last_user_message(record.get("messages")) or "")
-    return value
-
-
-def _write_json(path: Path, data: Any) -> None:
-    path.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
-
-
-def _log_dataset(client: MlflowClient, run_ids: list[str], run: rd.RunData) -> None:
-    """The evaluated rows (one per example) as an MLflow dataset, in each run's dataset view."""
-    import pandas as pd
-    from mlflow.data.pandas_dataset import from_pandas
-    from mlflow.entities import DatasetInput, InputTag
-
-    rows: dict[str, dict[str, Any]] = {}
-    for record in run.records:
-        rows.setdefault(str(record["example_id"]), run.redactor.value(record.get("inputs") or {}))
-    frame = pd.DataFrame([{"example_id": k, **v} for k, v in rows.items()])
-    info = run.manifest.get("dataset", {})
-    dataset = from_pandas(
-        frame.astype(str),  # mixed-type columns would fail MLflow's schema inference
-        source=str(info.get("path") or info.get("name") or "inline"),
-        name=str(info.get("name") or "dataset"),
-        digest=info.get("digest"),
-    )
-    entity = DatasetInput(dataset._to_mlflow_entity(), [InputTag("mlflow.data.context", "eval")])
-    for run_id in run_ids:
-        client.log_inputs(run_id, datasets=[entity])
 
 
 # --- prompts and traces ----------------------------------------------------------------------
@@ -347,64 +263,3 @@ def _log_traces(
     }
     concurrent = not target.uri.startswith("sqlite:")
     return log_traces(client, experiment_id, run, cell_runs, target.traces, concurrent)
-
-
-# --- process-wide MLflow state ----------------------------------------------------------------
-
-# MLflow retries a failing request for ~4 minutes (made for rate limits); a run that just ended
-# should warn within seconds instead. It also prints run URLs to stdout, which is evalkit's
-# output (tables, JSON). A user's own settings of these variables win.
-SESSION_ENV = {
-    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "3",
-    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
-    "MLFLOW_HTTP_REQUEST_TIMEOUT": "60",
-    "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true",
-}
-PROBE_TIMEOUT_S = 5.0
-
-
-def check_reachable(target: TrackingTarget) -> None:
-    """Fail fast when a tracking server does not answer at all (down, wrong host or port)."""
-    import urllib.error
-    import urllib.request
-
-    if not target.uri.startswith(("http://", "https://")):
-        return
-    try:
-        with urllib.request.urlopen(f"{target.uri.rstrip('/')}/health", timeout=PROBE_TIMEOUT_S):
-            return
-    except urllib.error.HTTPError:
-        return  # it answered (a proxy without /health, auth): let MLflow's own calls judge
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise ConnectionError(
-            f"tracking server {target.display_uri} unreachable: {reason}"
-        ) from exc
-
-
-@contextlib.contextmanager
-def mlflow_session(uri: str) -> Iterator[None]:
-    """Point MLflow's global URI at `uri` for the duration (prompt linking reads the global
-    store, not the client's), quiet its INFO logs and warnings, and restore everything after."""
-    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # no phoning home from CI
-    from mlflow.tracking._tracking_service import utils as tracking_utils
-
-    saved_env = {name: os.environ.get(name) for name in ["MLFLOW_TRACKING_URI", *SESSION_ENV]}
-    for name, value in SESSION_ENV.items():
-        os.environ.setdefault(name, value)
-    loggers = [logging.getLogger(name) for name in ("mlflow", "alembic")]
-    levels = [lg.level for lg in loggers]
-    try:
-        for lg in loggers:
-            lg.setLevel(logging.WARNING)
-        with warnings.catch_warnings(), tracking_utils._use_tracking_uri(uri):
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        for lg, level in zip(loggers, levels, strict=True):
-            lg.setLevel(level)
-        for name, saved in saved_env.items():
-            if saved is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = saved

@@ -14,8 +14,8 @@ from typing import Any
 
 from evalkit.errors import SuiteError
 from evalkit.records import stable_hash
+from evalkit.redact import Redactor
 from evalkit.results.store import MANIFEST, RunStore
-from evalkit.tracking.redact import Redactor
 
 TAG_PREFIX = "evalkit."
 _BAD_KEY_CHARS = re.compile(r"[^\w\-. /:]")
@@ -179,9 +179,11 @@ def verdict_tags(verdict: dict[str, Any] | None) -> dict[str, str]:
 
 
 def _gate_name(gate: dict[str, Any]) -> str:
-    name = str(gate.get("name") or gate.get("metric") or gate.get("type") or "gate")
-    if gate.get("variant") or gate.get("model"):  # one result per gate and cell
-        name += f" ({gate.get('variant') or '*'}/{gate.get('model') or '*'})"
+    if gate.get("name"):  # the gates name each result, with its cell ("min-acc [a/m]")
+        return str(gate["name"])
+    name = str(gate.get("metric") or gate.get("type") or "gate")
+    if gate.get("variant") or gate.get("model"):
+        name += f" [{gate.get('variant') or '*'}/{gate.get('model') or '*'}]"
     return name
 
 

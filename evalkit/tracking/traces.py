@@ -44,6 +44,8 @@ def sample_records(records: list[dict[str, Any]], budget: int) -> list[dict[str,
     for example_id in order:
         group = by_example[example_id]
         if len(chosen) + len(group) > budget:
+            if not chosen:  # an example with more items than the budget: trace part of it
+                chosen.extend(group[:budget])
             break
         chosen.extend(group)
     return chosen
@@ -131,19 +133,12 @@ def _build(run: RunData, record: dict[str, Any]) -> dict[str, Any]:
     status = "STATUS_CODE_ERROR" if record.get("error") else "STATUS_CODE_OK"
     output = run.redactor.value(record.get("output") if not record.get("error") else None)
     common = {"trace_id": trace_bytes, "trace_uri": trace_id, "start": start, "end": end}
-    tags = {
-        "mlflow.traceName": str(record["example_id"]),
-        f"{TAG_PREFIX}run_id": run.run_id,
-        f"{TAG_PREFIX}example_id": str(record["example_id"]),
-        f"{TAG_PREFIX}variant": record["variant"],
-        f"{TAG_PREFIX}model": record["model"],
-        f"{TAG_PREFIX}repeat": str(record.get("repeat", 0)),
-    }
     root_attrs = {
         "mlflow.spanType": "CHAIN",
+        # the dataset row as the request: traces of one example pair up across runs and cells
         "mlflow.spanInputs": run.redactor.value(record.get("inputs") or {}),
         "mlflow.spanOutputs": output,
-        **{f"mlflow.traceTag.{k}": v for k, v in tags.items()},
+        **{f"mlflow.traceTag.{k}": v for k, v in _trace_tags(run, record).items()},
     }
     usage = record.get("usage") or {}
     child_attrs = {
@@ -166,6 +161,17 @@ def _build(run: RunData, record: dict[str, Any]) -> dict[str, Any]:
         "cell": (record["variant"], record["model"]),
         "scores": record.get("scores") or {},
         "spans": [root, child],
+    }
+
+
+def _trace_tags(run: RunData, record: dict[str, Any]) -> dict[str, str]:
+    return {
+        "mlflow.traceName": str(record["example_id"]),
+        f"{TAG_PREFIX}run_id": run.run_id,
+        f"{TAG_PREFIX}example_id": str(record["example_id"]),
+        f"{TAG_PREFIX}variant": record["variant"],
+        f"{TAG_PREFIX}model": record["model"],
+        f"{TAG_PREFIX}repeat": str(record.get("repeat", 0)),
     }
 
 

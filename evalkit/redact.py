@@ -1,4 +1,4 @@
-"""Keep secrets out of what is logged to MLflow.
+"""Keep secrets out of what is written to run files and logged to MLflow.
 
 Two nets: values under a key named like a credential (api_key, token, secret, authorization,
 password, ...) are replaced by "***", and the values of environment variables named like a
