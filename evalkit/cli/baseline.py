@@ -1,7 +1,8 @@
 """`evalkit baseline set RUN_ID --name main` and `evalkit baseline list`.
 
 A baseline is a name for a run that regression gates compare against. Names live in
-<runs dir>/baselines.json, and are tagged in MLflow too when tracking is on.
+<runs dir>/baselines.json, and are tagged in MLflow too when tracking is on, so CI runners that
+share the tracking server find the baseline there.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from pathlib import Path
 import click
 
 from evalkit.cli.common import handle_errors
+from evalkit.cli.gate import with_tracking_options
 
 runs_dir_option = click.option(
     "--runs-dir",
@@ -34,16 +36,31 @@ def baseline_group() -> None:
 @click.argument("run_id")
 @click.option("--name", default="main", show_default=True, help="The baseline's name.")
 @runs_dir_option
+@with_tracking_options
 @handle_errors
-def set_cmd(run_id: str, name: str, runs_dir: Path | None) -> None:
-    """Mark RUN_ID as the baseline NAME (replacing the run it named before)."""
+def set_cmd(
+    run_id: str, name: str, runs_dir: Path | None, tracking_uri: str | None, no_tracking: bool
+) -> None:
+    """Mark RUN_ID as the baseline NAME (replacing the run it named before).
+
+    With tracking on, the run is also logged to MLflow if it is not yet, and tagged there
+    (run and experiment tag evalkit.baseline.NAME), for CI runners that share the server.
+    """
     from evalkit.gates.baseline import list_baselines, set_baseline
 
     previous = list_baselines(runs_dir).get(name)
-    entry = set_baseline(run_id, name, runs_dir)
-    where = "locally and in the tracker" if entry["tracked"] else "locally"
+    entry = set_baseline(
+        run_id, name, runs_dir, tracking_uri=tracking_uri, tracking=not no_tracking
+    )
+    where = "locally and in MLflow" if entry["tracked"] else "locally"
     was = f" (was {previous['run_id']})" if previous and previous["run_id"] != run_id else ""
     click.echo(f"baseline '{name}' -> {run_id}{was}, stored {where}")
+    if entry.get("tracking_error"):
+        click.echo(
+            f"warning: not tagged in MLflow: {entry['tracking_error']}; set it again once the"
+            " tracking server is reachable, so that CI runners find it there",
+            err=True,
+        )
     if entry.get("status") not in (None, "complete"):
         click.echo(f"warning: run {run_id} is {entry['status']}", err=True)
 

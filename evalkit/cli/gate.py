@@ -1,7 +1,8 @@
 """`evalkit gate RUN_ID`: re-decide the gates of a finished run, without calling any model.
 
 Exit 0 when every gate passes, 1 when one fails, 3 when the run did not complete, 2 for a bad
-argument (unknown run, invalid gates). The verdict is written back into the run's summary.json.
+argument (unknown run, invalid gates). The verdict is written back into the run's summary.json
+and, when the run is logged and tracking is on, into its MLflow tags.
 """
 
 from __future__ import annotations
@@ -40,6 +41,24 @@ report_options = [
 ]
 
 
+tracking_options = [
+    click.option(
+        "--tracking-uri",
+        metavar="URI",
+        help="MLflow server or store, for baselines kept there [default: $MLFLOW_TRACKING_URI,"
+        " the suite's tracking.uri, else <runs-dir>/mlflow.db].",
+    ),
+    click.option("--no-tracking", is_flag=True, help="Do not use MLflow (local baselines only)."),
+]
+
+
+def with_tracking_options(fn: Any) -> Any:
+    """--tracking-uri and --no-tracking, for `gate` and `baseline set`."""
+    for option in reversed(tracking_options):
+        fn = option(fn)
+    return fn
+
+
 def with_report_options(fn: Any) -> Any:
     """--junit, --junit-examples, --markdown and --baseline, shared by `run` and `gate`."""
     for option in reversed(report_options):
@@ -61,15 +80,26 @@ def with_report_options(fn: Any) -> Any:
     default=None,
     help="Where runs are kept [default: runs, or $EVALKIT_RUNS_DIR].",
 )
+@with_tracking_options
 @with_report_options
 @handle_errors
-def gate_cmd(run_id: str, suite: Path | None, runs_dir: Path | None, **report: Any) -> None:
+def gate_cmd(
+    run_id: str,
+    suite: Path | None,
+    runs_dir: Path | None,
+    tracking_uri: str | None,
+    no_tracking: bool,
+    **report: Any,
+) -> None:
     """Decide the gates of the finished run RUN_ID again (no model is called).
 
     \b
     evalkit gate 20261127-101500-support-faq-1a2b
     evalkit gate ci-42 --baseline main --junit junit.xml --markdown summary.md
     evalkit gate ci-42 --suite suites/support_faq.yaml   # with edited thresholds
+
+    A baseline that is not in the runs folder is looked up in MLflow (tracking on) and
+    downloaded into it.
     """
     from rich.console import Console
 
@@ -82,15 +112,35 @@ def gate_cmd(run_id: str, suite: Path | None, runs_dir: Path | None, **report: A
     gates, repeats = gates_of_run(store)
     if suite is not None:
         gates, repeats = _suite_gates(suite)
+    previous = store.summary()
     summary = decide_and_store(
-        store, gates, repeats=repeats, runs_dir=folder, baseline=report["baseline"]
+        store,
+        gates,
+        repeats=repeats,
+        runs_dir=folder,
+        baseline=report["baseline"],
+        tracking_uri=tracking_uri,
+        tracking=not no_tracking,
     )
     console = Console() if sys.stdout.isatty() else Console(width=160)  # CI logs: room for it
     if not gates:
         console.print(f"run {run_id} has no gates to decide")
     print_verdict(console, summary)
     write_reports(summary, store, **report)
+    if not no_tracking:
+        _update_tracking(store.dir, summary, previous, tracking_uri)
     sys.exit(exit_code(summary))
+
+
+def _update_tracking(
+    run_dir: Path, summary: dict[str, Any], previous: dict[str, Any] | None, uri: str | None
+) -> None:
+    """A changed verdict goes to MLflow too (tags of the logged run); a failure only warns."""
+    if summary.get("verdict") == (previous or {}).get("verdict"):
+        return
+    from evalkit.tracking import relog_verdict_after_gate
+
+    relog_verdict_after_gate(run_dir, tracking_uri=uri, previous_summary=previous)
 
 
 def _suite_gates(path: Path) -> tuple[list[Any], int]:

@@ -91,15 +91,28 @@ def decide_and_store(
     repeats: int,
     runs_dir: Path,
     baseline: str | None = None,
+    tracking_uri: str | None = None,
+    tracking: bool = True,
 ) -> dict[str, Any]:
-    """Decide the gates on the run's records; write summary["verdict"] and summary["flaky"]."""
+    """Decide the gates on the run's records; write summary["verdict"] and summary["flaky"].
+
+    A baseline missing from `runs_dir` is looked up in MLflow when tracking is on (same URI
+    resolution as logging: `tracking_uri`, $MLFLOW_TRACKING_URI, the suite, the local store)."""
     from evalkit.gates.baseline import baseline_source
     from evalkit.gates.evaluate import decide
 
     summary = store.summary() or {"run_id": store.run_id, "status": "incomplete"}
     records = store.records()
     needs_baseline = any(isinstance(g, RegressionGate) for g in gates)
-    source = baseline_source(runs_dir, override=baseline) if needs_baseline else None
+    source = None
+    if needs_baseline:
+        source = baseline_source(
+            runs_dir,
+            override=baseline,
+            run_dir=store.dir,
+            tracking_uri=tracking_uri,
+            tracking=tracking,
+        )
     verdict = decide(gates, records, repeats=repeats, baselines=source)
     summary["verdict"] = verdict.to_json() if gates else None
     summary["flaky"] = verdict.flaky

@@ -19,6 +19,7 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from evalkit.errors import GateError
 from evalkit.gates.schema import RegressionGate
 from evalkit.gates.values import (
     Cell,
@@ -41,6 +42,11 @@ class BaselineRun:
 
 # Looks a baseline name (or run id) up; None when it does not exist.
 BaselineSource = Callable[[str], BaselineRun | None]
+
+
+class BaselineUnavailable(GateError):
+    """A source could not tell whether the baseline exists (e.g. MLflow unreachable): the gate
+    fails with this message, even with `if_missing: skip`, since the baseline may well exist."""
 
 
 @dataclass
@@ -76,7 +82,10 @@ def decide_regressions(
 def _test_gate(
     gate: RegressionGate, records: list[Record], baselines: BaselineSource | None
 ) -> list[GateResult | _Tested]:
-    baseline = baselines(gate.baseline) if baselines is not None else None
+    try:
+        baseline = baselines(gate.baseline) if baselines is not None else None
+    except BaselineUnavailable as exc:
+        return [_failed(gate, None, exc.message)]
     if baseline is None:
         return [_missing_baseline(gate)]
     cells = cells_of(records, gate.variant, gate.model)

@@ -1,6 +1,8 @@
 """What a run leaves in MLflow besides params and metrics: files, the results table, the dataset.
 
 Everything passes through the run's Redactor first: masked options, scrubbed secret values.
+results.jsonl and pairwise.jsonl go up as written (secret values scrubbed, nothing else changed):
+they are what a regression gate on another machine downloads (evalkit.tracking.baselines).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from evalkit.redact import Redactor
 from evalkit.tracking import rundata as rd
 from evalkit.tracking.tables import last_user_message, results_frame
 
@@ -17,6 +20,7 @@ if TYPE_CHECKING:
     from mlflow import MlflowClient
 
 TABLE_FILE = "evalkit_results.json"
+RECORD_FILES = ("results.jsonl", "pairwise.jsonl")  # JSONL a run keeps, uploaded line for line
 
 
 def log_table(client: MlflowClient, run_id: str, frame: Any, fresh: bool) -> None:
@@ -44,7 +48,8 @@ def variant_text(run: rd.RunData, variant: str) -> str:
 
 
 def log_parent_artifacts(client: MlflowClient, run_id: str, run: rd.RunData, fresh: bool) -> None:
-    """suite.yaml, the redacted manifest and summary, each variant's template and one rendering."""
+    """suite.yaml, the redacted manifest and summary, the records (results.jsonl,
+    pairwise.jsonl), each variant's template and one rendering."""
     redact = run.redactor
     manifest = dict(run.manifest)
     manifest["models"] = [
@@ -55,6 +60,7 @@ def log_parent_artifacts(client: MlflowClient, run_id: str, run: rd.RunData, fre
         (root / "suite.yaml").write_text(redact.text(run.suite_text), encoding="utf-8")
         _write_json(root / "run.json", redact.value(manifest))
         _write_json(root / "summary.json", redact.value(run.summary))
+        write_record_files(run.run_dir, redact, root)
         prompts = root / "prompts"
         prompts.mkdir()
         for name in run.manifest.get("variants", {}):
@@ -64,6 +70,28 @@ def log_parent_artifacts(client: MlflowClient, run_id: str, run: rd.RunData, fre
                 _write_json(prompts / f"{name}.rendered.json", _rendering(run, example))
         client.log_artifacts(run_id, str(root))
     log_table(client, run_id, results_frame(run.records, redact), fresh)
+
+
+def write_record_files(
+    run_dir: Path, redactor: Redactor, folder: Path, names: tuple[str, ...] = RECORD_FILES
+) -> int:
+    """Copy a run's JSONL files into `folder` with secret values scrubbed; how many existed.
+
+    Scrubbing works on the text of each line, so every field (the item `key` included) stays
+    as written and the copy reads back exactly like the original."""
+    copied = 0
+    for name in names:
+        source = run_dir / name
+        if not source.is_file():
+            continue
+        with (
+            open(source, encoding="utf-8") as src,
+            open(folder / name, "w", encoding="utf-8") as out,
+        ):
+            for line in src:  # streamed: a big run's results need not fit in memory twice
+                out.write(redactor.text(line))
+        copied += 1
+    return copied
 
 
 def _rendering(run: rd.RunData, record: dict[str, Any]) -> dict[str, Any]:

@@ -150,7 +150,7 @@ def find_parent(client: MlflowClient, experiment_id: str, run_id: str) -> Run | 
     return runs[0] if runs else None
 
 
-def _find_children(client: MlflowClient, experiment_id: str, parent_id: str) -> dict[str, Run]:
+def find_children(client: MlflowClient, experiment_id: str, parent_id: str) -> dict[str, Run]:
     runs = client.search_runs(
         [experiment_id], filter_string=f"tags.`mlflow.parentRunId` = '{parent_id}'"
     )
@@ -203,7 +203,7 @@ def _log_values(
 def _log_cells(
     client: MlflowClient, experiment_id: str, run: rd.RunData, parent_id: str, fresh: bool
 ) -> dict[str, str]:
-    existing = {} if fresh else _find_children(client, experiment_id, parent_id)
+    existing = {} if fresh else find_children(client, experiment_id, parent_id)
     children = {}
     for cell in run.summary.get("cells", []):
         tags = rd.cell_tags(run, cell, parent_id)

@@ -16,6 +16,7 @@ from evalkit.errors import SuiteError
 from evalkit.records import stable_hash
 from evalkit.redact import Redactor
 from evalkit.results.store import MANIFEST, RunStore
+from evalkit.tracking.grader_metrics import grader_metrics
 
 TAG_PREFIX = "evalkit."
 _BAD_KEY_CHARS = re.compile(r"[^\w\-. /:]")
@@ -45,7 +46,7 @@ class RunData:
 
     def fingerprint(self) -> str:
         """Changes when the run's results change (a resumed run), so re-logging it updates."""
-        return stable_hash([self.summary.get("counts"), self.summary.get("cells"), self.verdict])
+        return summary_fingerprint(self.summary)
 
     @property
     def verdict(self) -> dict[str, Any] | None:
@@ -54,6 +55,12 @@ class RunData:
 
     def cell_records(self, variant: str, model: str) -> list[dict[str, Any]]:
         return [r for r in self.records if r["variant"] == variant and r["model"] == model]
+
+
+def summary_fingerprint(summary: dict[str, Any]) -> str:
+    verdict = summary.get("verdict")
+    verdict = verdict if isinstance(verdict, dict) else None
+    return stable_hash([summary.get("counts"), summary.get("cells"), verdict])
 
 
 def load_run(run_dir: Path) -> RunData:
@@ -130,7 +137,8 @@ def _clean(run: RunData, params: dict[str, Any]) -> dict[str, str]:
 
 def parent_metrics(run: RunData) -> dict[str, float]:
     """Each cell's metric means as <variant>/<model>/<metric> (first: the UI's columns follow
-    the logging order), then the run's counts and cost."""
+    the logging order), then the run's counts and cost, then the graders' pairwise,
+    calibration and judging figures (see grader_metrics)."""
     metrics: dict[str, float] = {}
     for cell in run.summary.get("cells", []):
         prefix = f"{cell['variant']}/{cell['model']}/"
@@ -143,6 +151,7 @@ def parent_metrics(run: RunData) -> dict[str, float]:
             metrics[name] = float(counts[name])
     if run.summary.get("cost") is not None:
         metrics["cost"] = float(run.summary["cost"])
+    metrics.update({key(name): value for name, value in grader_metrics(run.summary).items()})
     return metrics
 
 

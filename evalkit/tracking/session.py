@@ -7,8 +7,13 @@ import logging
 import os
 import warnings
 from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from evalkit.tracking.config import TrackingTarget
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
 
 # MLflow retries a failing request for ~4 minutes (made for rate limits); a run that just ended
 # should warn within seconds instead. It also prints run URLs to stdout, which is evalkit's
@@ -18,6 +23,7 @@ SESSION_ENV = {
     "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
     "MLFLOW_HTTP_REQUEST_TIMEOUT": "60",
     "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true",
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",  # a bar per downloaded baseline file
 }
 PROBE_TIMEOUT_S = 5.0
 
@@ -67,3 +73,21 @@ def mlflow_session(uri: str) -> Iterator[None]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = saved
+
+
+@contextlib.contextmanager
+def tracking_client(target: TrackingTarget) -> Iterator[MlflowClient]:
+    """A client on `target` inside an mlflow_session, after a fast reachability probe."""
+    check_reachable(target)
+    with mlflow_session(target.uri):
+        from mlflow import MlflowClient
+
+        yield MlflowClient(target.uri)
+
+
+def store_missing(target: TrackingTarget) -> bool:
+    """A local SQLite store that was never created: nothing to find (and asking would create
+    it, which takes seconds)."""
+    if not target.uri.startswith("sqlite:///"):
+        return False
+    return not Path(target.uri.removeprefix("sqlite:///")).is_file()
