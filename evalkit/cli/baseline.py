@@ -11,15 +11,8 @@ from pathlib import Path
 
 import click
 
-from evalkit.cli.common import handle_errors
+from evalkit.cli.common import handle_errors, runs_dir_option
 from evalkit.cli.gate import with_tracking_options
-
-runs_dir_option = click.option(
-    "--runs-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Where runs are kept [default: runs, or $EVALKIT_RUNS_DIR].",
-)
 
 
 @click.group("baseline")
@@ -35,7 +28,7 @@ def baseline_group() -> None:
 @baseline_group.command("set")
 @click.argument("run_id")
 @click.option("--name", default="main", show_default=True, help="The baseline's name.")
-@runs_dir_option
+@runs_dir_option()
 @with_tracking_options
 @handle_errors
 def set_cmd(
@@ -66,7 +59,7 @@ def set_cmd(
 
 
 @baseline_group.command("list")
-@runs_dir_option
+@runs_dir_option()
 @handle_errors
 def list_cmd(runs_dir: Path | None) -> None:
     """List the baselines and the runs they name."""

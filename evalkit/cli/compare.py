@@ -9,18 +9,13 @@ from typing import Any
 
 import click
 
-from evalkit.cli.common import handle_errors
+from evalkit.cli.common import handle_errors, runs_dir_option
 
 
 @click.command("compare")
 @click.argument("run_a")
 @click.argument("run_b")
-@click.option(
-    "--runs-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Where runs are [default: runs, or $EVALKIT_RUNS_DIR].",
-)
+@runs_dir_option("Where runs are")
 @click.option(
     "--examples",
     "max_examples",

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from evalkit.cli.common import handle_errors
+from evalkit.cli.common import handle_errors, runs_dir_option
 
 report_options = [
     click.option(
@@ -74,12 +74,7 @@ def with_report_options(fn: Any) -> Any:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Use the gates of this suite file [default: the suite as it was run].",
 )
-@click.option(
-    "--runs-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Where runs are kept [default: runs, or $EVALKIT_RUNS_DIR].",
-)
+@runs_dir_option()
 @with_tracking_options
 @with_report_options
 @handle_errors

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from evalkit.cli.common import handle_errors
+from evalkit.cli.common import handle_errors, runs_dir_option
 from evalkit.errors import EXIT_INCOMPLETE, EvalkitError
 
 
@@ -18,12 +18,7 @@ class TrackingError(EvalkitError):
 
 @click.command("log")
 @click.argument("run_ids", metavar="RUN_ID...", nargs=-1, required=True)
-@click.option(
-    "--runs-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Where runs are [default: runs, or $EVALKIT_RUNS_DIR].",
-)
+@runs_dir_option("Where runs are")
 @click.option(
     "--tracking-uri",
     metavar="URI",

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from evalkit.cli.common import handle_errors
+from evalkit.cli.common import handle_errors, runs_dir_option
 from evalkit.cli.gate import with_report_options, write_reports
 from evalkit.errors import EXIT_INTERRUPTED
 
@@ -16,12 +16,7 @@ from evalkit.errors import EXIT_INTERRUPTED
 @click.command("run")
 @click.argument("suite", required=False, type=click.Path(dir_okay=False))
 @click.option("--resume", "resume", metavar="RUN_ID", help="Finish an interrupted run.")
-@click.option(
-    "--runs-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Where runs are written [default: runs, or $EVALKIT_RUNS_DIR].",
-)
+@runs_dir_option("Where runs are written")
 @click.option("--run-id", help="Name the run instead of a generated id.")
 @click.option("--no-cache", is_flag=True, help="Call the models even when a response is cached.")
 @click.option(

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from evalkit.cli.common import handle_errors
+from evalkit.cli.common import handle_errors, runs_dir_option
 
 
 @click.group("runs")
@@ -20,12 +20,7 @@ def runs_group() -> None:
 @runs_group.command("list")
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
 @click.option("--suite", help="Only runs of this suite.")
-@click.option(
-    "--runs-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Where runs are [default: runs, or $EVALKIT_RUNS_DIR].",
-)
+@runs_dir_option("Where runs are")
 @click.option("--json", "as_json", is_flag=True, help="Print the list as JSON.")
 @handle_errors
 def list_cmd(limit: int, suite: str | None, runs_dir: Path | None, as_json: bool) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from evalkit.cli.common import handle_errors
+from evalkit.cli.common import handle_errors, runs_dir_option
 from evalkit.errors import SuiteError
 
 STARTUP_TIMEOUT_S = 180.0
@@ -22,12 +22,7 @@ STARTUP_TIMEOUT_S = 180.0
 @click.command("ui")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", type=click.IntRange(1, 65535), default=5000, show_default=True)
-@click.option(
-    "--runs-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Whose store to serve [default: runs, or $EVALKIT_RUNS_DIR].",
-)
+@runs_dir_option("Whose store to serve")
 @click.option(
     "--tracking-uri",
     metavar="URI",

@@ -20,7 +20,6 @@ import asyncio
 import json
 import math
 from collections import defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,6 +28,7 @@ from evalkit.errors import SuiteError
 from evalkit.graders.judge import Panel, Vote, majority
 from evalkit.graders.schema import PairwiseGrader
 from evalkit.records import Example, WorkItem
+from evalkit.results.store import read_jsonl
 
 if TYPE_CHECKING:
     from evalkit.graders.bind import BoundGrader
@@ -177,20 +177,9 @@ def _order_json(
 def read_pairs(path: Path) -> list[dict[str, Any]]:
     """The latest record of every pair key (a torn last line is skipped)."""
     latest: dict[str, dict[str, Any]] = {}
-    for record in _lines(path):
+    for record in read_jsonl(path):
         latest[record["key"]] = record
     return list(latest.values())
-
-
-def _lines(path: Path) -> Iterator[dict[str, Any]]:
-    if not path.exists():
-        return
-    with open(path, encoding="utf-8") as handle:
-        for line in handle:
-            try:
-                yield json.loads(line)
-            except json.JSONDecodeError:
-                continue
 
 
 # --- summary -------------------------------------------------------------------------------

@@ -25,6 +25,18 @@ SUMMARY = "summary.json"
 MANIFEST = "run.json"
 
 
+def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    """The objects of a JSON-lines file that the run appends to; a torn line is skipped."""
+    if not path.exists():
+        return
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            try:
+                yield json.loads(line)
+            except json.JSONDecodeError:
+                continue
+
+
 def new_run_id(suite_name: str) -> str:
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
     slug = "".join(c if c.isalnum() or c in "-_" else "-" for c in suite_name)[:40]
@@ -74,15 +86,7 @@ class RunStore:
 
     def iter_records(self) -> Iterator[dict[str, Any]]:
         """Every line as written; a torn last line (killed mid-write) is skipped."""
-        path = self.dir / RESULTS
-        if not path.exists():
-            return
-        with open(path, encoding="utf-8") as handle:
-            for line in handle:
-                try:
-                    yield json.loads(line)
-                except json.JSONDecodeError:
-                    continue
+        return read_jsonl(self.dir / RESULTS)
 
     def records(self, drop: tuple[str, ...] = ()) -> list[dict[str, Any]]:
         """The latest record of every item key, in first-seen order.
