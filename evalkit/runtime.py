@@ -11,7 +11,7 @@ import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from evalkit.engine.retry import RetryPolicy
+from evalkit.engine.retry import DEFAULT_TIMEOUT, RetryPolicy
 from evalkit.engine.runner import CostFn, Limiter, ModelRuntime
 from evalkit.errors import EvalkitError
 from evalkit.providers.base import create_provider, load_factory, model_identity
@@ -37,13 +37,24 @@ def create_runtimes(
     return runtimes
 
 
+# A local model's call waits in the batch queue behind other batches: a wall-clock limit would
+# time out queued work (and retrying re-queues it), while the compute itself cannot be cancelled.
+_NO_DEFAULT_TIMEOUT = {"transformers"}
+
+
+def call_timeout(config: ModelConfig) -> float | None:
+    if config.timeout is not None:
+        return config.timeout
+    return None if config.provider in _NO_DEFAULT_TIMEOUT else DEFAULT_TIMEOUT
+
+
 def build_runtime(
     config: ModelConfig, plan: Plan, suite_prices: dict[str, dict[str, float]] | None = None
 ) -> ModelRuntime:
     provider = create_provider(config, plan.loaded.base_dir)
     policy = RetryPolicy(
         max_attempts=config.max_attempts,
-        timeout=config.timeout,
+        timeout=call_timeout(config),
         base_delay=config.backoff_base,
         max_delay=config.backoff_max,
     )

@@ -154,3 +154,14 @@ def test_run_json_never_holds_an_interpolated_secret(write_suite, monkeypatch):
     result = run_suite(write_suite(text))
     for name in ("run.json", "summary.json", "results.jsonl"):
         assert "sentinel-secret-value-123" not in (result.run_dir / name).read_text(), name
+
+
+def test_local_models_have_no_default_call_timeout():
+    """A local model's calls wait in its batch queue: a default wall-clock limit would time out
+    queued work; remote providers keep a 120 s default, and an explicit timeout always wins."""
+    from evalkit.runtime import call_timeout
+    from evalkit.suite.schema import ModelConfig
+
+    assert call_timeout(ModelConfig(id="a", provider="transformers")) is None
+    assert call_timeout(ModelConfig(id="b", provider="openai", model="gpt-4o-mini")) == 120.0
+    assert call_timeout(ModelConfig(id="c", provider="transformers", timeout=30)) == 30

@@ -418,3 +418,22 @@ async def test_model_loads_on_first_batch_not_at_create() -> None:
         await provider.generate(request("hi", max_tokens=2))
     assert calls == [1]
     await provider.aclose()
+
+
+def test_batches_split_prompts_of_very_different_lengths() -> None:
+    """Short prompts are not padded to a 1,000-token neighbour; the oldest job always runs."""
+    from types import SimpleNamespace
+
+    from evalkit.providers.transformers import _similar_lengths
+
+    def job(chars: int):
+        return SimpleNamespace(messages=[{"role": "user", "content": "x" * chars}])
+
+    short = [job(70) for _ in range(4)]
+    long = [job(4000) for _ in range(4)]
+    mixed = [short[0], long[0], short[1], long[1], short[2], long[2], short[3], long[3]]
+    first = _similar_lengths(mixed)
+    assert first == short  # the oldest job is short: the short group runs first, in FIFO order
+    assert _similar_lengths([long[0], *short]) == [long[0]]
+    similar = [job(100), job(120), job(90)]
+    assert _similar_lengths(similar) == similar  # nothing to gain: one batch

@@ -87,7 +87,7 @@ def run_cmd(suite: str | None, quiet: bool, **kwargs: Any) -> None:
         err.print(f"resume with: evalkit run --resume {stop.run_id}")
         sys.exit(EXIT_INTERRUPTED)
     # CI logs are not terminals: give the table room instead of rich's 80-column default.
-    out = Console() if sys.stdout.isatty() else Console(width=160)
+    out = Console() if sys.stdout.isatty() else Console(width=220)
     out.print(
         comparison_table(result.summary, title=f"{result.summary['suite']} · {result.run_id}")
     )
@@ -128,7 +128,7 @@ def _dry_run(suite: str | None, options: Any) -> None:
     from evalkit.report.estimate import estimate_notes, estimate_table
 
     estimate = dry_run(suite, options)
-    out = Console() if sys.stdout.isatty() else Console(width=160)
+    out = Console() if sys.stdout.isatty() else Console(width=220)
     out.print(estimate_table(estimate))
     for line in estimate_notes(estimate):
         out.print(line, markup=False, highlight=False)

@@ -15,11 +15,13 @@ from dataclasses import dataclass
 from evalkit.errors import ProviderError
 from evalkit.records import Generation, GenerationRequest
 
+DEFAULT_TIMEOUT = 120.0  # seconds per call for remote providers
+
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
     max_attempts: int = 3
-    timeout: float = 120.0
+    timeout: float | None = 120.0  # None: no limit (a local model's calls queue for a batch)
     base_delay: float = 0.5
     max_delay: float = 30.0
 

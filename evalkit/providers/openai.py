@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 import openai
 
+from evalkit.engine.retry import DEFAULT_TIMEOUT
 from evalkit.errors import MissingKeyError, ProviderError, SuiteError
 from evalkit.pricing import is_loopback_url
 from evalkit.records import Generation, GenerationRequest, Usage
@@ -169,7 +170,7 @@ def create(config: ModelConfig, base_dir: Path) -> OpenAIProvider:
         )
     key = api_key(config, options, azure)
     client = make_client(config, options, key, azure)
-    return OpenAIProvider(client, model, secrets=[key], timeout=config.timeout)
+    return OpenAIProvider(client, model, secrets=[key], timeout=config.timeout or DEFAULT_TIMEOUT)
 
 
 def check_options(options: Mapping[str, Any]) -> dict[str, Any]:
@@ -216,7 +217,7 @@ def make_client(
         "api_key": key,
         "organization": options.get("organization"),
         "project": options.get("project"),
-        "timeout": config.timeout,
+        "timeout": config.timeout or DEFAULT_TIMEOUT,
         "max_retries": 0,  # the engine retries, with its own budget and backoff
         "default_headers": options.get("headers") or None,
         "http_client": http_client(config, options),
@@ -254,7 +255,9 @@ def http_client(config: ModelConfig, options: dict[str, Any]) -> Any:
     size = max(int(options.get("max_connections") or 0), config.concurrency or 0)
     if size <= 100:
         return None  # the SDK's own client: nothing to configure, nothing to get wrong
-    return openai.DefaultAsyncHttpxClient(limits=_limits(size), timeout=config.timeout)
+    return openai.DefaultAsyncHttpxClient(
+        limits=_limits(size), timeout=config.timeout or DEFAULT_TIMEOUT
+    )
 
 
 def _limits(size: int) -> Any:

@@ -108,7 +108,12 @@ class ModelConfig(Strict):
         description="provider options: base_url, api_key_env, function, column, device, ...",
     )
     concurrency: int | None = Field(default=None, ge=1, description="per-model concurrency limit")
-    timeout: float = Field(default=120.0, gt=0, description="seconds per call")
+    timeout: float | None = Field(
+        default=None,
+        gt=0,
+        description="seconds per call [default: 120; none for transformers, whose calls wait in a"
+        " batch queue]",
+    )
     max_attempts: int = Field(default=3, ge=1)
     backoff_base: float = Field(default=0.5, ge=0, description="first retry delay ceiling, s")
     backoff_max: float = Field(default=30.0, ge=0, description="largest retry delay, s")
