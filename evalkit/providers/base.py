@@ -10,6 +10,7 @@ imported only when a suite names that provider.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -69,6 +70,19 @@ def load_factory(name: str) -> ProviderFactory:
     module = importlib.import_module(module_name)
     factory: ProviderFactory = getattr(module, attr)
     return factory
+
+
+def check_known_keys(provider: str, kind: str, given: Iterable[str], known: Iterable[str]) -> None:
+    """Refuse an unknown option or param of a provider, with "did you mean", before any work."""
+    from evalkit.suite.suggest import did_you_mean
+
+    names = sorted(known)
+    for key in given:
+        if key not in names:
+            raise SuiteError(
+                f"unknown {kind} '{key}' for the {provider} provider",
+                hint=did_you_mean(key, names) or f"known {kind}s: {', '.join(names)}",
+            )
 
 
 def create_provider(config: ModelConfig, base_dir: Path) -> Provider:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from evalkit.errors import ProviderError, SuiteError
+from evalkit.providers.base import check_known_keys
 from evalkit.records import Generation, GenerationRequest, Usage
 from evalkit.suite.suggest import did_you_mean
 
@@ -133,12 +134,7 @@ def load_function(target: str, base_dir: Path) -> Callable[..., Any]:
 
 def create(config: ModelConfig, base_dir: Path) -> FunctionProvider:
     """The function provider. Example: `options: {function: "my_app:answer"}`."""
-    for key in config.options:
-        if key not in OPTIONS:
-            raise SuiteError(
-                f"unknown option '{key}' for the function provider",
-                hint=did_you_mean(key, OPTIONS) or "the function provider takes 'function'",
-            )
+    check_known_keys("function", "option", config.options, OPTIONS)
     target = config.options.get("function") or config.model
     if not target:
         raise SuiteError(

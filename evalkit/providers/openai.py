@@ -45,6 +45,7 @@ import openai
 from evalkit.engine.retry import DEFAULT_TIMEOUT
 from evalkit.errors import MissingKeyError, ProviderError, SuiteError
 from evalkit.pricing import is_loopback_url
+from evalkit.providers.base import check_known_keys
 from evalkit.records import Generation, GenerationRequest, Usage
 
 if TYPE_CHECKING:
@@ -174,15 +175,7 @@ def create(config: ModelConfig, base_dir: Path) -> OpenAIProvider:
 
 
 def check_options(options: Mapping[str, Any]) -> dict[str, Any]:
-    unknown = sorted(set(options) - OPTIONS)
-    if unknown:
-        from evalkit.suite.suggest import did_you_mean
-
-        raise SuiteError(
-            f"unknown option '{unknown[0]}' for the openai provider",
-            hint=did_you_mean(unknown[0], OPTIONS)
-            or f"known options: {', '.join(sorted(OPTIONS))}",
-        )
+    check_known_keys("openai", "option", sorted(options), OPTIONS)
     headers = options.get("headers") or {}
     if not isinstance(headers, dict) or SECRET_HEADERS & {str(h).lower() for h in headers}:
         raise SuiteError(

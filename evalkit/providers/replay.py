@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from evalkit.errors import ProviderError, SuiteError
+from evalkit.providers.base import check_known_keys
 from evalkit.records import Generation, GenerationRequest
 from evalkit.suite.suggest import did_you_mean
 
@@ -60,12 +61,7 @@ def _as_text(value: Any, column: str) -> str:
 
 def create(config: ModelConfig, base_dir: Path) -> ReplayProvider:
     """The replay provider. Example: `options: {column: answer}`."""
-    for key in config.options:
-        if key not in OPTIONS:
-            raise SuiteError(
-                f"unknown option '{key}' for the replay provider",
-                hint=did_you_mean(key, OPTIONS) or "the replay provider takes 'column'",
-            )
+    check_known_keys("replay", "option", config.options, OPTIONS)
     column = config.options.get("column", "output")
     if not isinstance(column, str) or not column:
         raise SuiteError("replay option 'column' must be a column name")

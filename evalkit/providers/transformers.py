@@ -47,9 +47,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from evalkit.errors import EvalkitError, ProviderError, SuiteError
+from evalkit.providers.base import check_known_keys
 from evalkit.providers.local_model import import_local_stack, local_folder, resolve_model_path
 from evalkit.records import Generation, GenerationRequest, Message, Usage, stable_hash
-from evalkit.suite.suggest import did_you_mean
 
 if TYPE_CHECKING:
     from evalkit.suite.schema import ModelConfig
@@ -600,19 +600,10 @@ def _label_rows(loaded: LoadedModel, jobs: list[_Job]) -> tuple[list[list[int]],
     return rows, spans
 
 
-def _check_keys(kind: str, given: dict[str, Any], known: Sequence[str]) -> None:
-    for key in given:
-        if key not in known:
-            raise SuiteError(
-                f"unknown {kind} '{key}' for the transformers provider",
-                hint=did_you_mean(key, known) or f"known {kind}s: {', '.join(known)}",
-            )
-
-
 def _options(config: ModelConfig) -> dict[str, Any]:
     """Check params and options up front, so a typo fails before a 30 s model load."""
-    _check_keys("param", config.params, PARAMS)
-    _check_keys("option", config.options, OPTIONS)
+    check_known_keys("transformers", "param", config.params, PARAMS)
+    check_known_keys("transformers", "option", config.options, OPTIONS)
     options = config.options
     try:
         GenParams.parse(config.params)
