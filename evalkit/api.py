@@ -20,10 +20,11 @@ from evalkit import __version__
 from evalkit.engine.cache import NullCache, ResponseCache
 from evalkit.engine.progress import ProgressSink
 from evalkit.engine.runner import Engine, EngineStats
+from evalkit.engine.runtimes import close_runtimes, create_runtimes
 from evalkit.errors import SuiteError
 from evalkit.gates.apply import check_gates, decide_and_store
 from evalkit.gates.apply import exit_code as gate_exit_code
-from evalkit.graders.runner import (
+from evalkit.graders.hook import (
     Grading,
     attach_graders,
     grader_manifest,
@@ -33,10 +34,9 @@ from evalkit.graders.runner import (
 from evalkit.plan import Plan, prepare
 from evalkit.results.store import RunStore, default_runs_dir, new_run_id
 from evalkit.results.summary import aggregate
-from evalkit.runtime import close_runtimes, create_runtimes
 
 if TYPE_CHECKING:
-    from evalkit.estimate import Estimate
+    from evalkit.engine.dry_run import Estimate
 
 
 @dataclass
@@ -154,7 +154,7 @@ def _warn_unpriced(runtimes: dict[str, Any], max_cost: float | None) -> None:
 def _track(store: RunStore, plan: Plan, options: RunOptions) -> None:
     """Log the run to MLflow, a subscriber: its failure is a warning, the results are on disk."""
     if options.tracking:
-        from evalkit.tracking import track_after_run
+        from evalkit.trackers.mlflow import track_after_run
 
         track_after_run(store.dir, tracking_uri=options.tracking_uri, config=plan.suite.tracking)
 
@@ -176,7 +176,7 @@ def dry_run(suite_path: str | Path | None, options: RunOptions | None = None) ->
     Nothing is written: no run folder, no cache (an existing cache is read, so items it holds
     count as free). With `options.resume`, only the items the run still lacks are counted.
     """
-    from evalkit.estimate import estimate_plan
+    from evalkit.engine.dry_run import estimate_plan
 
     options = options or RunOptions()
     skip: set[str] = set()
@@ -240,7 +240,7 @@ def _max_errors(plan: Plan) -> int | None:
 
 def manifest(plan: Plan, run_id: str, options: RunOptions) -> dict[str, Any]:
     """run.json: what was run, enough to resume it and to log it to a tracker later."""
-    from evalkit.redact import Redactor
+    from evalkit.results.redaction import Redactor
 
     suite = plan.suite
     redactor = Redactor.from_env()

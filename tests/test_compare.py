@@ -12,7 +12,7 @@ from conftest import MOCK_SUITE, ROWS
 
 from evalkit.api import RunOptions, run_suite
 from evalkit.cli.main import cli
-from evalkit.compare import compare_runs, paired_p_value
+from evalkit.results.compare import compare_runs, paired_p_value
 
 # run B: "hot" now answers "cold" (contains: fail -> pass), "2+2" answers "four" (pass -> fail)
 SUITE_B = MOCK_SUITE.replace('"hot": "warm"', '"hot": "cold"').replace(

@@ -159,7 +159,7 @@ def test_run_json_never_holds_an_interpolated_secret(write_suite, monkeypatch):
 def test_local_models_have_no_default_call_timeout():
     """A local model's calls wait in its batch queue: a default wall-clock limit would time out
     queued work; remote providers keep a 120 s default, and an explicit timeout always wins."""
-    from evalkit.runtime import call_timeout
+    from evalkit.engine.runtimes import call_timeout
     from evalkit.suite.schema import ModelConfig
 
     assert call_timeout(ModelConfig(id="a", provider="transformers")) is None

@@ -6,11 +6,11 @@ import random
 
 import pytest
 
+from evalkit.engine.pricing import estimate_tokens
 from evalkit.engine.ratelimit import RateLimiter
 from evalkit.engine.retry import RetryPolicy, call_with_retries
 from evalkit.engine.runner import Metered, request_tokens
 from evalkit.errors import ProviderError
-from evalkit.pricing import estimate_tokens
 from evalkit.records import Generation, GenerationRequest, Usage
 
 MESSAGES = [{"role": "user", "content": "x" * 400}]  # about 100 tokens

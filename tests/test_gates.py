@@ -13,7 +13,7 @@ from evalkit.errors import EXIT_GATE_FAILED, EXIT_INCOMPLETE, EXIT_OK, SuiteErro
 from evalkit.gates.apply import check_gates, exit_code
 from evalkit.gates.evaluate import decide
 from evalkit.gates.regression import BaselineRun
-from evalkit.gates.schema import (
+from evalkit.suite.gates import (
     CostGate,
     RegressionGate,
     ThresholdGate,

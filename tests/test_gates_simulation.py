@@ -15,7 +15,7 @@ from gates_support import rec
 from evalkit.gates.estimates import order_statistic_interval
 from evalkit.gates.evaluate import decide
 from evalkit.gates.regression import BaselineRun
-from evalkit.gates.schema import parse_gates
+from evalkit.suite.gates import parse_gates
 
 N = 300
 ALPHA = 0.05

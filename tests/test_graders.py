@@ -25,10 +25,10 @@ from evalkit.graders.levels import PAIRWISE
 from evalkit.graders.parse import label_probs, parse_judgement, score_token_logprobs
 from evalkit.graders.reference import closed_qa_levels, factuality_levels
 from evalkit.graders.rubric import rubric_levels
-from evalkit.graders.schema import RubricGrader
 from evalkit.providers import base as provider_base
 from evalkit.providers.mock import MockProvider
 from evalkit.records import Generation, GenerationRequest, Usage
+from evalkit.suite.graders import RubricGrader
 
 ROWS = [
     {"id": "q1", "question": "What is 2+2?", "expected": "4", "reference": "4", "human": "pass"},
@@ -660,7 +660,7 @@ def test_judges_are_checked_like_models(tmp_path: Path) -> None:
 
 
 def test_estimated_judge_calls_and_validate_lists_graders(tmp_path: Path) -> None:
-    from evalkit.graders.runner import estimate_judge_calls
+    from evalkit.graders.hook import estimate_judge_calls
     from evalkit.plan import prepare
 
     graders = [

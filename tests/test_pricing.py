@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from evalkit.errors import SuiteError
-from evalkit.pricing import (
+from evalkit.engine.pricing import (
     DEFAULT_PRICES,
     FREE,
     Price,
@@ -14,6 +13,7 @@ from evalkit.pricing import (
     is_loopback_url,
     price_for,
 )
+from evalkit.errors import SuiteError
 from evalkit.records import Usage
 
 

@@ -9,10 +9,10 @@ from gates_support import flips, pass_fail, rec
 
 from evalkit.gates.evaluate import decide
 from evalkit.gates.regression import BaselineRun
-from evalkit.gates.schema import parse_gates
 from evalkit.report.junit import junit_xml, write_junit
 from evalkit.report.markdown import markdown_report, write_markdown
 from evalkit.results.summary import aggregate
+from evalkit.suite.gates import parse_gates
 
 
 def summary_for(records, gates, baseline=None, status="complete"):

@@ -215,7 +215,7 @@ def test_relogging_a_changed_run_updates_instead_of_duplicating(
     write_suite: Callable[..., Path],
     tmp_path: Path,
 ) -> None:
-    from evalkit.tracking import track_run
+    from evalkit.trackers.mlflow import track_run
 
     result = _run(write_suite(_suite("t-update")), tmp_path, server.uri)
     # what a resumed run looks like to the logger: different results, same run id
@@ -351,7 +351,7 @@ def _synthetic_run(runs: Path, examples: int, variants: tuple[str, ...] = ("a", 
 def test_ten_thousand_rows_log_in_seconds(server: MlflowServer, client, tmp_path: Path) -> None:
     import time
 
-    from evalkit.tracking import track_run
+    from evalkit.trackers.mlflow import track_run
 
     run_dir = _synthetic_run(tmp_path / "runs", examples=5_000)
     started = time.perf_counter()

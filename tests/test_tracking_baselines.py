@@ -20,9 +20,9 @@ from click.testing import CliRunner
 from mlflow_server import MlflowServer, free_port
 
 from evalkit.cli.main import cli
-from evalkit.redact import Redactor
-from evalkit.tracking.artifacts import write_record_files
-from evalkit.tracking.grader_metrics import grader_metrics
+from evalkit.results.redaction import Redactor
+from evalkit.trackers.mlflow.artifacts import write_record_files
+from evalkit.trackers.mlflow.grader_metrics import grader_metrics
 
 ROWS = [{"id": f"q{i}", "question": f"Question {i}?", "expected": f"answer-{i}"} for i in range(8)]
 # The mock provider echoes the prompt: the prompt decides whether `expected` is in the answer.
@@ -124,7 +124,7 @@ def test_baseline_in_mlflow_gates_a_fresh_ci_runner(shared: Any, tmp_path: Path)
 
 @pytest.mark.slow
 def test_gate_updates_the_verdict_tags_in_mlflow(shared: Any, tmp_path: Path) -> None:
-    from evalkit.tracking import track_run
+    from evalkit.trackers.mlflow import track_run
 
     client, runs = shared, tmp_path / "runs"
     good, bad = write_suite(tmp_path, "bl-verdict", GOOD), write_suite(tmp_path, "bl-verdict", BAD)

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from evalkit.redact import MASK, Redactor, is_secret_name
+from evalkit.results.redaction import MASK, Redactor, is_secret_name
 from evalkit.suite.schema import Suite, TrackingConfig
-from evalkit.tracking.config import resolve_target, strip_credentials
-from evalkit.tracking.prompts import prompt_name, variant_messages
-from evalkit.tracking.rundata import (
+from evalkit.trackers.mlflow.config import resolve_target, strip_credentials
+from evalkit.trackers.mlflow.prompts import prompt_name, variant_messages
+from evalkit.trackers.mlflow.rundata import (
     RunData,
     cell_metrics,
     cell_params,
@@ -21,8 +21,8 @@ from evalkit.tracking.rundata import (
     parent_metrics,
     verdict_tags,
 )
-from evalkit.tracking.tables import result_rows
-from evalkit.tracking.traces import sample_records
+from evalkit.trackers.mlflow.tables import result_rows
+from evalkit.trackers.mlflow.traces import sample_records
 
 
 def _run_dir(tmp_path: Path, tracking: str = "") -> Path:
@@ -208,6 +208,9 @@ def test_prompt_names_and_messages() -> None:
 
 
 def test_tracking_import_does_not_import_mlflow() -> None:
-    code = "import sys, evalkit.tracking, evalkit.compare; print('mlflow' in sys.modules)"
+    code = (
+        "import sys, evalkit.trackers.mlflow, evalkit.results.compare;"
+        " print('mlflow' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -39,7 +39,7 @@ def set_cmd(
     With tracking on, the run is also logged to MLflow if it is not yet, and tagged there
     (run and experiment tag evalkit.baseline.NAME), for CI runners that share the server.
     """
-    from evalkit.gates.baseline import list_baselines, set_baseline
+    from evalkit.results.baselines import list_baselines, set_baseline
 
     previous = list_baselines(runs_dir).get(name)
     entry = set_baseline(
@@ -63,7 +63,7 @@ def set_cmd(
 @handle_errors
 def list_cmd(runs_dir: Path | None) -> None:
     """List the baselines and the runs they name."""
-    from evalkit.gates.baseline import list_baselines
+    from evalkit.results.baselines import list_baselines
 
     baselines = list_baselines(runs_dir)
     if not baselines:

@@ -38,7 +38,7 @@ def compare_cmd(
     evalkit compare 20261127-101500-faq-1a2b 20261128-090000-faq-3c4d
     evalkit compare RUN_A RUN_B --examples 0      # the table only
     """
-    from evalkit.compare import compare_runs
+    from evalkit.results.compare import compare_runs
     from evalkit.results.store import default_runs_dir
 
     comparison = compare_runs(runs_dir or default_runs_dir(), run_a, run_b)

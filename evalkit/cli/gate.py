@@ -99,7 +99,7 @@ def gate_cmd(
     from rich.console import Console
 
     from evalkit.gates.apply import decide_and_store, exit_code, gates_of_run
-    from evalkit.report.verdict import print_verdict
+    from evalkit.report.gate_text import print_verdict
     from evalkit.results.store import RunStore, default_runs_dir
 
     folder = runs_dir or default_runs_dir()
@@ -133,7 +133,7 @@ def _update_tracking(
     """A changed verdict goes to MLflow too (tags of the logged run); a failure only warns."""
     if summary.get("verdict") == (previous or {}).get("verdict"):
         return
-    from evalkit.tracking import relog_verdict_after_gate
+    from evalkit.trackers.mlflow import relog_verdict_after_gate
 
     relog_verdict_after_gate(run_dir, tracking_uri=uri, previous_summary=previous)
 

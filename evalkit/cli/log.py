@@ -46,7 +46,7 @@ def log_cmd(
     evalkit log 20261127-101500-support-faq-1a2b --tracking-uri http://mlflow.internal:5000
     """
     from evalkit.results.store import RunStore, default_runs_dir
-    from evalkit.tracking import one_line_error, track_run
+    from evalkit.trackers.mlflow import one_line_error, track_run
 
     folder = runs_dir or default_runs_dir()
     for run_id in run_ids:
@@ -69,7 +69,7 @@ def log_cmd(
 
 
 def _report(tracked: object) -> None:
-    from evalkit.tracking.mlflow_logger import TrackedRun
+    from evalkit.trackers.mlflow.mlflow_logger import TrackedRun
 
     assert isinstance(tracked, TrackedRun)
     where = tracked.url or f"{tracked.uri} (browse with `evalkit ui`)"

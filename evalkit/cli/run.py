@@ -65,9 +65,9 @@ def run_cmd(suite: str | None, quiet: bool, **kwargs: Any) -> None:
 
     from evalkit.api import RunInterrupted, run_suite
     from evalkit.engine.progress import NoProgress, RichProgress
-    from evalkit.graders.report import grader_lines
+    from evalkit.report.gate_text import print_verdict
+    from evalkit.report.grader_lines import grader_lines
     from evalkit.report.table import comparison_table
-    from evalkit.report.verdict import print_verdict
     from evalkit.results.store import RunStore
 
     options = _options(kwargs)
@@ -125,7 +125,7 @@ def _dry_run(suite: str | None, options: Any) -> None:
     from rich.console import Console
 
     from evalkit.api import dry_run
-    from evalkit.report.estimate import estimate_notes, estimate_table
+    from evalkit.report.dry_run import estimate_notes, estimate_table
 
     estimate = dry_run(suite, options)
     out = Console() if sys.stdout.isatty() else Console(width=220)

@@ -30,8 +30,8 @@ def list_cmd(limit: int, suite: str | None, runs_dir: Path | None, as_json: bool
     evalkit runs list
     evalkit runs list --suite support-faq --limit 5
     """
+    from evalkit.results.history import recent_runs
     from evalkit.results.store import default_runs_dir
-    from evalkit.tracking.history import recent_runs
 
     folder = runs_dir or default_runs_dir()
     infos = recent_runs(folder, limit=limit, suite=suite)

@@ -40,7 +40,7 @@ def ui_cmd(host: str, port: int, runs_dir: Path | None, tracking_uri: str | None
     evalkit ui --port 5001 --runs-dir ci-runs
     """
     from evalkit.results.store import default_runs_dir
-    from evalkit.tracking.config import ARTIFACTS_DIR, default_uri, strip_credentials
+    from evalkit.trackers.mlflow.config import ARTIFACTS_DIR, default_uri, strip_credentials
 
     folder = runs_dir or default_runs_dir()
     uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or default_uri(folder)

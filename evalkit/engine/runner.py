@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from evalkit.engine.cache import NullCache, ResponseCache, cache_key
+from evalkit.engine.pricing import estimate_tokens
 from evalkit.engine.progress import NoProgress, ProgressSink
 from evalkit.engine.retry import RetryPolicy, call_with_retries
 from evalkit.errors import ProviderError
 from evalkit.metrics.base import ScoreContext
 from evalkit.metrics.bind import BoundMetric
-from evalkit.pricing import estimate_tokens
 from evalkit.providers.base import Provider
 from evalkit.records import (
     Generation,

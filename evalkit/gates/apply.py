@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from evalkit.errors import EXIT_GATE_FAILED, EXIT_INCOMPLETE, EXIT_OK, SuiteError
-from evalkit.gates.schema import AnyGate, FlakyGate, RegressionGate, ThresholdGate, parse_gates
 from evalkit.gates.values import RECORD_FIELDS
 from evalkit.results.store import RunStore
+from evalkit.suite.gates import AnyGate, FlakyGate, RegressionGate, ThresholdGate, parse_gates
 
 LineOf = Callable[[tuple[Any, ...]], "int | None"]
 
@@ -98,8 +98,8 @@ def decide_and_store(
 
     A baseline missing from `runs_dir` is looked up in MLflow when tracking is on (same URI
     resolution as logging: `tracking_uri`, $MLFLOW_TRACKING_URI, the suite, the local store)."""
-    from evalkit.gates.baseline import baseline_source
     from evalkit.gates.evaluate import decide
+    from evalkit.results.baselines import baseline_source
 
     summary = store.summary() or {"run_id": store.run_id, "status": "incomplete"}
     records = store.records()

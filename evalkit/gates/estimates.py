@@ -12,7 +12,6 @@ import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from evalkit.gates.schema import ThresholdGate
 from evalkit.gates.values import (
     Record,
     answered,
@@ -22,6 +21,7 @@ from evalkit.gates.values import (
     percentile_of,
     record_value,
 )
+from evalkit.suite.gates import ThresholdGate
 
 
 @dataclass(frozen=True)

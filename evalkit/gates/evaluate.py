@@ -23,7 +23,9 @@ from typing import Any
 
 from evalkit.gates.estimates import Estimate, estimate
 from evalkit.gates.regression import BaselineSource, decide_regressions
-from evalkit.gates.schema import (
+from evalkit.gates.values import Cell, Record, answered, cells_of, outcomes
+from evalkit.gates.verdict import GateResult, Verdict, cell_label
+from evalkit.suite.gates import (
     AnyGate,
     CostGate,
     ErrorRateGate,
@@ -32,8 +34,6 @@ from evalkit.gates.schema import (
     ThresholdGate,
     UnscoredRateGate,
 )
-from evalkit.gates.values import Cell, Record, answered, cells_of, outcomes
-from evalkit.gates.verdict import GateResult, Verdict, cell_label
 
 
 def decide(

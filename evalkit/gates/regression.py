@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from evalkit.errors import GateError
-from evalkit.gates.schema import RegressionGate
 from evalkit.gates.values import (
     Cell,
     Record,
@@ -30,6 +29,7 @@ from evalkit.gates.values import (
     is_pass_fail,
 )
 from evalkit.gates.verdict import GateResult, cell_label
+from evalkit.suite.gates import RegressionGate
 
 MAX_LISTED = 25  # examples listed per result; reports stay readable on big datasets
 

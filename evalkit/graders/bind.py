@@ -21,13 +21,13 @@ from evalkit.errors import SuiteError
 from evalkit.graders.levels import PAIRWISE, Levels
 from evalkit.graders.reference import closed_qa_levels, factuality_levels
 from evalkit.graders.rubric import rubric_levels
-from evalkit.graders.schema import (
+from evalkit.records import Example
+from evalkit.suite.graders import (
     ClosedQAGrader,
     FactualityGrader,
     PairwiseGrader,
     RubricGrader,
 )
-from evalkit.records import Example
 from evalkit.suite.loader import LoadedSuite
 
 PROMPT_SUFFIXES = (".jinja", ".j2", ".jinja2", ".txt", ".md")

@@ -26,9 +26,9 @@ from typing import TYPE_CHECKING, Any
 
 from evalkit.errors import SuiteError
 from evalkit.graders.judge import Panel, Vote, majority
-from evalkit.graders.schema import PairwiseGrader
 from evalkit.records import Example, WorkItem
 from evalkit.results.store import read_jsonl
+from evalkit.suite.graders import PairwiseGrader
 
 if TYPE_CHECKING:
     from evalkit.graders.bind import BoundGrader
@@ -96,7 +96,7 @@ class PairwiseRunner:
             await asyncio.gather(*(judge(p) for p in pairs))
 
     async def judge_pair(self, pair: Pair) -> dict[str, Any]:
-        from evalkit.graders.runner import prompt_variables
+        from evalkit.graders.hook import prompt_variables
 
         a, b = pair.a, pair.b
         row = a.get("inputs") or {}

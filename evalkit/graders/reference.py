@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from evalkit.graders.levels import Level, Levels, binary
-from evalkit.graders.schema import FACTUALITY_SCORES
+from evalkit.suite.graders import FACTUALITY_SCORES
 
 FACTUALITY_MEANING = {
     "consistent": "the output contains the same facts as the reference",

@@ -15,7 +15,7 @@ A numeric scale has no pass/fail unless the grader sets a threshold.
 from __future__ import annotations
 
 from evalkit.graders.levels import Level, Levels, binary
-from evalkit.graders.schema import RubricGrader
+from evalkit.suite.graders import RubricGrader
 
 
 def rubric_levels(config: RubricGrader) -> Levels:

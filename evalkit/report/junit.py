@@ -14,7 +14,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-from evalkit.report.verdict import observed_text, statistics_text
+from evalkit.report.gate_text import observed_text, statistics_text
 
 # Characters XML 1.0 cannot hold even escaped; a model's output may contain them.
 _ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from evalkit.report.verdict import RESULT_TEXT, num, observed_text, statistics_text, verdict_line
+from evalkit.report.gate_text import RESULT_TEXT, num, observed_text, statistics_text, verdict_line
 
 ICON = {"pass": "✅", "fail": "❌", "skip": "⏭️"}
 MAX_EXAMPLE_ROWS = 10

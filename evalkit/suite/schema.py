@@ -11,8 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from evalkit.gates.schema import Gate
-from evalkit.graders.schema import GraderConfig
+from evalkit.suite.gates import Gate
+from evalkit.suite.graders import GraderConfig
 
 PROMPT_FILE_SUFFIXES = (".jinja", ".j2", ".jinja2", ".txt", ".md", ".yaml", ".yml")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from evalkit.tracking.rundata import RunData
+from evalkit.trackers.mlflow.rundata import RunData
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient

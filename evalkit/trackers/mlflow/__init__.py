@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from evalkit.tracking.config import (
+from evalkit.trackers.mlflow.config import (
     TrackingTarget,
     resolve_target,
     suite_tracking_config,
@@ -22,7 +22,7 @@ from evalkit.tracking.config import (
 
 if TYPE_CHECKING:
     from evalkit.suite.schema import TrackingConfig
-    from evalkit.tracking.mlflow_logger import TrackedRun
+    from evalkit.trackers.mlflow.mlflow_logger import TrackedRun
 
 
 def _escape(text: str) -> str:
@@ -46,7 +46,7 @@ __all__ = [
 
 def track_run(run_dir: Path, **kwargs: Any) -> TrackedRun:
     """Log runs/<run_id>/ to MLflow (see mlflow_logger.track_run); raises on failure."""
-    from evalkit.tracking.mlflow_logger import track_run as _track
+    from evalkit.trackers.mlflow.mlflow_logger import track_run as _track
 
     return _track(run_dir, **kwargs)
 
@@ -89,8 +89,8 @@ def relog_verdict_after_gate(
     """Update the verdict of a logged run after its gates were decided again; never raises."""
     if tracking_disabled_by_env() or not suite_tracking_config(run_dir).enabled:
         return
-    from evalkit.tracking.session import store_missing
-    from evalkit.tracking.verdict import relog_verdict
+    from evalkit.trackers.mlflow.relog import relog_verdict
+    from evalkit.trackers.mlflow.session import store_missing
 
     if store_missing(resolve_target(run_dir, uri=tracking_uri)):
         return  # nothing was ever logged here: no MLflow to update

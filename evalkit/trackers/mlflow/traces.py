@@ -23,7 +23,7 @@ from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from evalkit.tracking.rundata import TAG_PREFIX, RunData
+from evalkit.trackers.mlflow.rundata import TAG_PREFIX, RunData
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient

@@ -18,8 +18,8 @@ from evalkit.providers.base import create_provider, load_factory, model_identity
 from evalkit.suite.schema import ModelConfig, Suite
 
 if TYPE_CHECKING:
+    from evalkit.engine.pricing import Price
     from evalkit.plan import Plan
-    from evalkit.pricing import Price
 
 
 def create_runtimes(
@@ -82,7 +82,7 @@ def _limiter(config: ModelConfig) -> Limiter | None:
 
 
 def _cost_fn(config: ModelConfig, overrides: dict[str, dict[str, float]] | None) -> CostFn | None:
-    from evalkit.pricing import cost
+    from evalkit.engine.pricing import cost
 
     price = model_price(config, overrides)
     if price is None:
@@ -92,7 +92,7 @@ def _cost_fn(config: ModelConfig, overrides: dict[str, dict[str, float]] | None)
 
 def model_price(config: ModelConfig, overrides: Mapping[str, Any] | None) -> Price | None:
     """A model's price: `prices:` keyed by its id, else by its model name, else the defaults."""
-    from evalkit.pricing import parse_overrides, price_for
+    from evalkit.engine.pricing import parse_overrides, price_for
 
     if overrides and config.id in overrides and config.id != config.model:
         return parse_overrides({config.id: overrides[config.id]})[config.id]

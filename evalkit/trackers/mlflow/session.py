@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from evalkit.tracking.config import TrackingTarget
+from evalkit.trackers.mlflow.config import TrackingTarget
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient

@@ -14,9 +14,9 @@ from typing import Any
 
 from evalkit.errors import SuiteError
 from evalkit.records import stable_hash
-from evalkit.redact import Redactor
+from evalkit.results.redaction import Redactor
 from evalkit.results.store import MANIFEST, RunStore
-from evalkit.tracking.grader_metrics import grader_metrics
+from evalkit.trackers.mlflow.grader_metrics import grader_metrics
 
 TAG_PREFIX = "evalkit."
 _BAD_KEY_CHARS = re.compile(r"[^\w\-. /:]")

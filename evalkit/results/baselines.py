@@ -29,7 +29,7 @@ BASELINES = "baselines.json"
 # Optional plug-in: a module that defines
 # `baseline_tracker(run_dir, tracking_uri=None) -> BaselineTracker | None`, where run_dir is the
 # run whose suite says where tracking goes (the baseline being set, or the run being gated).
-TRACKER_MODULE = "evalkit.tracking.baselines"
+TRACKER_MODULE = "evalkit.trackers.mlflow.baseline_tags"
 
 log = logging.getLogger(__name__)
 

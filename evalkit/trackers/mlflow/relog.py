@@ -12,11 +12,11 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from evalkit.tracking import rundata as rd
-from evalkit.tracking.artifacts import log_text
-from evalkit.tracking.config import resolve_target
-from evalkit.tracking.mlflow_logger import TrackedRun, find_children, find_parent
-from evalkit.tracking.session import store_missing, tracking_client
+from evalkit.trackers.mlflow import rundata as rd
+from evalkit.trackers.mlflow.artifacts import log_text
+from evalkit.trackers.mlflow.config import resolve_target
+from evalkit.trackers.mlflow.mlflow_logger import TrackedRun, find_children, find_parent
+from evalkit.trackers.mlflow.session import store_missing, tracking_client
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient

@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from evalkit.engine.cache import cache_key, cached_keys
+from evalkit.engine.pricing import Price, cost, estimate_tokens
+from evalkit.engine.runtimes import model_price
 from evalkit.errors import SuiteError
-from evalkit.pricing import Price, cost, estimate_tokens
 from evalkit.providers.base import model_identity
 from evalkit.records import Message, Usage, WorkItem
-from evalkit.runtime import model_price
 from evalkit.suite.schema import ModelConfig
 
 if TYPE_CHECKING:
@@ -137,7 +137,7 @@ def estimate_plan(
 
 
 def _rows(plan: Plan) -> dict[str, ModelEstimate]:
-    from evalkit.graders.runner import judge_ids
+    from evalkit.graders.hook import judge_ids
 
     overrides = {name: price.model_dump() for name, price in plan.suite.prices.items()}
     judges = judge_ids(plan)
@@ -207,7 +207,7 @@ class _Rendered:
 
 def _estimate_judging(plan: Plan, items: list[WorkItem], rows: dict[str, ModelEstimate]) -> None:
     """Judge calls per grader and judge, from the graders' own count, scaled to what is left."""
-    from evalkit.graders.runner import estimate_judge_calls
+    from evalkit.graders.hook import estimate_judge_calls
 
     if not plan.graders or not items:
         return

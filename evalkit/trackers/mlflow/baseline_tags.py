@@ -1,6 +1,6 @@
 """Named baselines in MLflow, so a baseline set on one machine gates CI runs on another.
 
-The plug-in that evalkit.gates.baseline looks for. With tracking on, `evalkit baseline set RUN_ID
+The plug-in that evalkit.results.baselines looks for. With tracking on, `evalkit baseline set RUN_ID
 --name main` makes sure the run is logged (with its results.jsonl), then tags its parent run
 `evalkit.baseline.main = true` (untagging the run that was `main` before) and its experiment
 `evalkit.baseline.main = RUN_ID`. A regression gate on a machine whose runs folder lacks the
@@ -22,17 +22,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
-from evalkit.redact import Redactor
+from evalkit.results.redaction import Redactor
 from evalkit.results.store import MANIFEST
-from evalkit.tracking import one_line_error
-from evalkit.tracking.artifacts import RECORD_FILES, write_record_files
-from evalkit.tracking.config import (
+from evalkit.trackers.mlflow import one_line_error
+from evalkit.trackers.mlflow.artifacts import RECORD_FILES, write_record_files
+from evalkit.trackers.mlflow.config import (
     TrackingTarget,
     resolve_target,
     suite_tracking_config,
     tracking_disabled_by_env,
 )
-from evalkit.tracking.session import store_missing, tracking_client
+from evalkit.trackers.mlflow.session import store_missing, tracking_client
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -87,7 +87,7 @@ class MlflowBaselines:
     @_one_line_errors
     def mark_baseline(self, name: str, run_id: str, manifest: dict[str, Any]) -> None:
         """Log the run unless it is (idempotent), then move the baseline tags to it."""
-        from evalkit.tracking.mlflow_logger import track_run
+        from evalkit.trackers.mlflow.mlflow_logger import track_run
 
         run_dir = self.run_dir.parent / run_id
         tracked = track_run(run_dir, tracking_uri=self.tracking_uri)
@@ -125,7 +125,7 @@ class MlflowBaselines:
 
 
 def _parent_id(client: MlflowClient, experiment_id: str, run_id: str) -> str | None:
-    from evalkit.tracking.mlflow_logger import find_parent
+    from evalkit.trackers.mlflow.mlflow_logger import find_parent
 
     parent = find_parent(client, experiment_id, run_id)
     return None if parent is None else str(parent.info.run_id)

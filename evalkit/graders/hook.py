@@ -21,8 +21,8 @@ from evalkit.errors import SuiteError
 from evalkit.graders.bind import BoundGrader
 from evalkit.graders.judge import Panel, Vote, majority, make_judge, mean
 from evalkit.graders.reference import missing_reference
-from evalkit.graders.schema import ClosedQAGrader, FactualityGrader, PairwiseGrader
 from evalkit.records import Generation, Message, Score, WorkItem, stable_hash
+from evalkit.suite.graders import ClosedQAGrader, FactualityGrader, PairwiseGrader
 
 if TYPE_CHECKING:
     from evalkit.engine.runner import Engine, ModelRuntime
@@ -196,7 +196,7 @@ def attach_graders(
     try:
         panels = [make_panel(g, runtimes, engine) for g in plan.graders]
     except SuiteError:
-        from evalkit.runtime import close_runtimes
+        from evalkit.engine.runtimes import close_runtimes
 
         asyncio.run(close_runtimes(runtimes))  # nothing ran; do not leave worker threads behind
         raise

@@ -19,17 +19,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from evalkit.suite.schema import TrackingConfig
-from evalkit.tracking import rundata as rd
-from evalkit.tracking.artifacts import (
+from evalkit.trackers.mlflow import rundata as rd
+from evalkit.trackers.mlflow.artifacts import (
     log_dataset,
     log_parent_artifacts,
     log_table,
     log_text,
     variant_text,
 )
-from evalkit.tracking.config import TrackingTarget, resolve_target
-from evalkit.tracking.session import check_reachable, mlflow_session
-from evalkit.tracking.tables import results_frame
+from evalkit.trackers.mlflow.config import TrackingTarget, resolve_target
+from evalkit.trackers.mlflow.session import check_reachable, mlflow_session
+from evalkit.trackers.mlflow.tables import results_frame
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -231,7 +231,7 @@ def _end_runs(client: MlflowClient, run: rd.RunData, run_ids: list[str]) -> None
 def _register_prompts(
     client: MlflowClient, run: rd.RunData, parent_id: str, children: dict[str, str]
 ) -> dict[str, str]:
-    from evalkit.tracking.prompts import register_variants
+    from evalkit.trackers.mlflow.prompts import register_variants
 
     versions = register_variants(client, run)
     for name, version in versions.items():
@@ -250,7 +250,7 @@ def _log_traces(
     target: TrackingTarget,
     fresh: bool,
 ) -> int:
-    from evalkit.tracking.traces import delete_run_traces, log_traces
+    from evalkit.trackers.mlflow.traces import delete_run_traces, log_traces
 
     if target.traces <= 0:
         return 0

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from evalkit.redact import Redactor
+from evalkit.results.redaction import Redactor
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -2,7 +2,8 @@
 
 Everything passes through the run's Redactor first: masked options, scrubbed secret values.
 results.jsonl and pairwise.jsonl go up as written (secret values scrubbed, nothing else changed):
-they are what a regression gate on another machine downloads (evalkit.tracking.baselines).
+they are what a regression gate on another machine downloads
+(evalkit.trackers.mlflow.baseline_tags).
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from evalkit.redact import Redactor
-from evalkit.tracking import rundata as rd
-from evalkit.tracking.tables import last_user_message, results_frame
+from evalkit.results.redaction import Redactor
+from evalkit.trackers.mlflow import rundata as rd
+from evalkit.trackers.mlflow.tables import last_user_message, results_frame
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from evalkit.estimate import Estimate
+from evalkit.engine.dry_run import Estimate
 
 
 def estimate_table(estimate: Estimate) -> Table:

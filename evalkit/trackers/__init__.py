@@ -1,0 +1,1 @@
+"""Trackers: subscribers that receive finished runs (MLflow is one). See base.py."""
