@@ -15,10 +15,12 @@ import os
 import secrets
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 from evalkit.errors import SuiteError
+from evalkit.results.schema import ResultRecord, RunManifest, RunSummary
 
 RESULTS = "results.jsonl"
 SUMMARY = "summary.json"
@@ -117,3 +119,18 @@ class RunStore:
     def summary(self) -> dict[str, Any] | None:
         path = self.dir / SUMMARY
         return self.read_json(SUMMARY) if path.exists() else None
+
+
+@dataclass
+class StoredRun:
+    """A finished (or interrupted) run read back: what reporters and trackers receive."""
+
+    run_dir: Path
+    manifest: RunManifest
+    summary: RunSummary
+    records: list[ResultRecord]
+    suite_text: str = ""
+
+    @property
+    def run_id(self) -> str:
+        return self.manifest.run_id

@@ -169,6 +169,9 @@ class TrackingConfig(Strict):
     """Where a run is logged (MLflow). Overridden by --tracking-uri and MLFLOW_TRACKING_URI."""
 
     enabled: bool = True
+    backends: list[str] = Field(
+        default_factory=lambda: ["mlflow"], description="registered trackers to log to"
+    )
     uri: str | None = Field(default=None, description="tracking URI [default: runs/mlflow.db]")
     experiment: str | None = Field(default=None, description="[default: the suite name]")
     register_prompts: bool = Field(default=True, description="prompt variants -> Prompt Registry")

@@ -1,0 +1,1 @@
+"""Extension seams: one registry, filled by plugins through the `evalkit` entry-point group."""
