@@ -108,8 +108,10 @@ def test_summarize_mean_and_fractional_pass_rate() -> None:
     out = summarize([1.0, 2.0, 3.0, None], "mean")
     assert (out["mean"], out["ci_low"], out["ci_high"]) == pytest.approx(mean_interval([1, 2, 3]))
     assert (out["n"], out["n_unscored"], out["method"]) == (3, 1, "student-t")
-    # pass rates averaged over repeats are not 0/1: the t interval is used
-    assert summarize([0.5, 1.0, 0.0], "pass_rate")["method"] == "student-t"
+    # pass rates averaged over repeats are not 0/1: a range-aware interval inside [0, 1] (the
+    # plain t interval gave [-0.74, 1.74] here, issue 10 part 7)
+    frac = summarize([0.5, 1.0, 0.0], "pass_rate")
+    assert frac["method"] == "bounded-t" and 0 <= frac["ci_low"] < 0.5 < frac["ci_high"] <= 1
     empty = summarize([None, None], "pass_rate")
     assert empty["n"] == 0 and empty["n_unscored"] == 2 and math.isnan(empty["mean"])
     with pytest.raises(ValueError):

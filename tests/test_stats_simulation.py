@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
+import pytest
+from scipy import stats as sps
 from scipy.special import gammaln
 
 from evalkit.stats import (
@@ -27,7 +29,7 @@ from evalkit.stats import (
     regression_test,
     wilson_interval,
 )
-from evalkit.stats.paired import _margin_p_values
+from evalkit.stats.mcnemar import drop_statistic, margin_threshold
 
 N_SIMS = 500
 N = 300
@@ -64,20 +66,24 @@ def _gate_failure_rate(drop: float, max_drop: float, seed: int) -> float:
 # --- A/A false alarms and power --------------------------------------------------------------
 
 
+@pytest.mark.slow  # Monte Carlo runs through regression_test: 2-5 s
 def test_aa_false_alarm_rate_zero_margin() -> None:
     assert _gate_failure_rate(drop=0.0, max_drop=0.0, seed=11) <= 0.08
 
 
+@pytest.mark.slow  # Monte Carlo runs through regression_test: 2-5 s
 def test_aa_false_alarm_rate_with_margin() -> None:
     # the true difference (0) is far inside the tolerance: false alarms are much rarer than alpha
     assert _gate_failure_rate(drop=0.0, max_drop=0.02, seed=12) <= 0.02
 
 
+@pytest.mark.slow  # Monte Carlo runs through regression_test: 2-5 s
 def test_power_ten_point_drop() -> None:
     # exact power is 0.818 (test_exact_false_alarms_and_power); 500 runs have SE ~0.017
     assert _gate_failure_rate(drop=0.10, max_drop=0.02, seed=13) >= 0.77
 
 
+@pytest.mark.slow  # Monte Carlo runs through regression_test: 2-5 s
 def test_aa_false_alarm_rate_scores() -> None:
     rng = np.random.default_rng(14)
     failures, sims = 0, 300
@@ -114,8 +120,17 @@ def _exact_rejection(n: int, margin: float, pb: float, pc: float, alpha: float =
         + c * np.log(pc)
         + (n - b - c) * np.log1p(-pb - pc)
     )
-    reject = _margin_p_values(b, c, n, margin) < alpha
-    return float(np.exp(log_pmf[reject]).sum())
+    return float(np.exp(log_pmf[_rejects(b, c, n, margin, alpha)]).sum())
+
+
+def _rejects(
+    b: npt.NDArray[np.int64], c: npt.NDArray[np.int64], n: int, margin: float, alpha: float
+) -> npt.NDArray[np.bool_]:
+    """Which outcomes the test rejects: p < alpha, i.e. Z >= the test's critical value (the
+    p-value falls as Z grows; test_stats.py checks the two agree)."""
+    if margin == 0:
+        return sps.binom.sf(b - 1, b + c, 0.5) < alpha
+    return drop_statistic(b, c, n, margin) >= margin_threshold(n, margin, alpha)
 
 
 def test_margin_test_size_never_exceeds_alpha() -> None:

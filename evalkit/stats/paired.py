@@ -5,7 +5,9 @@ noise that two runs share cancels out, and the tests below are much more sensiti
 comparing two independent means. Pass/fail data reduce to the discordant counts
 b (pass -> fail, baseline passed, current failed) and c (fail -> pass).
 
-The release-gate decision rule lives in `regression_test`; read its docstring.
+The release-gate decision rule lives in `regression_test`; read its docstring. The tests
+themselves live in evalkit.stats.mcnemar (pass/fail) and evalkit.stats.scores (scores), the
+minimum-evidence rule in evalkit.stats.evidence.
 """
 
 from __future__ import annotations
@@ -18,9 +20,37 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from evalkit.stats.evidence import Evidence, evidence
 from evalkit.stats.intervals import FloatArray, bootstrap_means, is_binary
+from evalkit.stats.mcnemar import (
+    _margin_p_values,
+    _restricted_mle,
+    mcnemar_exact,
+    mcnemar_margin,
+    mcnemar_one_sided,
+    paired_rate_interval,
+    tango_score,
+)
+from evalkit.stats.scores import MIN_PAIRS, paired_score_test
 
 IntArray = npt.NDArray[np.int64]
+
+__all__ = [  # the McNemar family lives in evalkit.stats.mcnemar; re-exported for callers
+    "PairedData",
+    "RegressionResult",
+    "_margin_p_values",
+    "_restricted_mle",
+    "holm_adjust",
+    "mcnemar_exact",
+    "mcnemar_margin",
+    "mcnemar_one_sided",
+    "pair_by_id",
+    "paired_bootstrap_diff",
+    "paired_rate_interval",
+    "regression_test",
+    "tango_score",
+    "wilcoxon_signed_rank",
+]
 
 Alternative = Literal["two-sided", "less", "greater"]
 
@@ -71,132 +101,6 @@ def pair_by_id(current: Mapping[Any, Any], baseline: Mapping[Any, Any]) -> Paire
     )
 
 
-# --- pass/fail: McNemar family ---------------------------------------------------------------
-
-
-def _check_counts(*counts: int) -> None:
-    if any(int(x) != x or x < 0 for x in counts):
-        raise ValueError(f"counts must be non-negative integers, got {counts}")
-
-
-def mcnemar_exact(b: int, c: int) -> float:
-    """Two-sided exact McNemar p-value for discordant counts b and c.
-
-    Under H0 (both runs have the same pass rate) each discordant pair is equally likely to go
-    either way, so b ~ Binomial(b + c, 1/2). p = min(1, 2 * P(X <= min(b, c))). No discordant
-    pairs gives 1.0.
-    """
-    from scipy.stats import binom
-
-    _check_counts(b, c)
-    if b + c == 0:
-        return 1.0
-    return float(min(1.0, 2.0 * binom.cdf(min(b, c), b + c, 0.5)))
-
-
-def mcnemar_one_sided(b: int, c: int) -> float:
-    """One-sided exact McNemar p-value for "the current run dropped".
-
-    H1: pass -> fail (b) is more likely than fail -> pass (c). p = P(X >= b) with
-    X ~ Binomial(b + c, 1/2).
-    """
-    from scipy.stats import binom
-
-    _check_counts(b, c)
-    if b + c == 0:
-        return 1.0
-    return float(binom.sf(b - 1, b + c, 0.5))
-
-
-def _restricted_mle(
-    b: npt.ArrayLike, c: npt.ArrayLike, n: int, theta: float
-) -> tuple[FloatArray, FloatArray]:
-    """MLE of (P(pass -> fail), P(fail -> pass)) under the constraint pc - pb = theta.
-
-    Maximises b log pb + c log pc + (n-b-c) log(1-pb-pc) with pc = pb + theta; the stationary
-    point is the positive root of 2n pb^2 - B pb - b theta (1 - theta) = 0 (as in Tango 1998).
-    Vectorised over b and c.
-    """
-    b = np.asarray(b, dtype=np.float64)
-    c = np.asarray(c, dtype=np.float64)
-    big_b = b * (1 - 3 * theta) + c * (1 - theta) - 2 * (n - b - c) * theta
-    pb = (big_b + np.sqrt(big_b * big_b + 8 * n * b * theta * (1 - theta))) / (4 * n)
-    pb = np.clip(pb, max(0.0, -theta), (1 - theta) / 2)
-    return pb, pb + theta
-
-
-def tango_score(b: int, c: int, n: int, theta: float) -> float:
-    """Tango's score statistic for H0: (current - baseline pass rate) = theta, paired data.
-
-    z = ((c - b) / n - theta) / sqrt((pb + pc - theta^2) / n), with pb, pc the restricted MLEs.
-    """
-    pb, pc = _restricted_mle(b, c, n, theta)
-    num = (c - b) / n - theta
-    var = float(pb + pc) - theta * theta
-    if var <= 0:
-        return 0.0 if num == 0 else math.copysign(math.inf, num)
-    return num / math.sqrt(var / n)
-
-
-def paired_rate_interval(b: int, c: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
-    """Tango (1998) score interval for the difference in paired pass rates, (c - b) / n.
-
-    The set of differences theta that the score test does not reject; close to nominal
-    coverage even with few discordant pairs, and always inside [-1, 1].
-    """
-    from scipy.optimize import brentq
-    from scipy.stats import norm
-
-    _check_counts(b, c, n)
-    if n == 0 or b + c > n:
-        raise ValueError(f"need b + c <= n and n > 0, got b={b}, c={c}, n={n}")
-    z = float(norm.ppf(0.5 + confidence / 2))
-    eps = 1e-12
-    diff = (c - b) / n
-
-    def root(target: float, lo: float, hi: float, edge: float) -> float:
-        f_lo = tango_score(b, c, n, lo) - target
-        f_hi = tango_score(b, c, n, hi) - target
-        if f_lo * f_hi > 0:
-            return edge
-        return float(brentq(lambda t: tango_score(b, c, n, t) - target, lo, hi, xtol=1e-10))
-
-    low = root(z, -1 + eps, diff, -1.0) if diff > -1 + eps else -1.0
-    high = root(-z, diff, 1 - eps, 1.0) if diff < 1 - eps else 1.0
-    return low, high
-
-
-def mcnemar_margin(b: int, c: int, n: int, margin: float) -> float:
-    """One-sided p-value for H0: drop <= margin vs H1: drop > margin, pass/fail paired data.
-
-    drop = baseline pass rate - current pass rate = P(pass -> fail) - P(fail -> pass).
-    Conditional exact binomial test: given the b + c discordant pairs, b ~ Binomial(b + c, phi)
-    with phi = pb / (pb + pc); on the H0 boundary phi depends on the discordance rate, which is
-    set to its restricted MLE (`_restricted_mle`, as in Tango's score test). For margin = 0,
-    phi = 1/2 and this is exactly `mcnemar_one_sided`. Its exact size at the H0 boundary, by
-    enumerating all (b, c), stayed below alpha for n = 10..500, margins 0..0.2 and any
-    discordance rate (tests/test_stats_simulation.py re-checks a grid of these).
-    """
-    _check_counts(b, c, n)
-    if not 0 <= margin < 1 or b + c > n:
-        raise ValueError(f"need 0 <= margin < 1 and b + c <= n, got {margin}, {b}, {c}, {n}")
-    if margin == 0:
-        return mcnemar_one_sided(b, c)
-    return float(_margin_p_values(np.array([b]), np.array([c]), n, margin)[0])
-
-
-def _margin_p_values(b: IntArray, c: IntArray, n: int, margin: float) -> FloatArray:
-    """`mcnemar_margin` vectorised over arrays of (b, c) with the same n (for size studies)."""
-    from scipy.stats import binom
-
-    pb, pc = _restricted_mle(b, c, n, -margin)
-    discordant = b + c
-    with np.errstate(invalid="ignore", divide="ignore"):
-        phi = np.where(pb + pc > 0, pb / (pb + pc), 0.5)
-    p = binom.sf(b - 1, discordant, phi)
-    return np.where(discordant == 0, 1.0, p).astype(np.float64)
-
-
 # --- numeric scores --------------------------------------------------------------------------
 
 
@@ -215,7 +119,9 @@ def paired_bootstrap_diff(
     one-sided for H1: the mean difference is below -margin (a drop larger than `margin`):
     p = (1 + #{resampled mean >= -margin}) / (1 + n_resamples), the percentile-interval dual,
     so p < alpha exactly when the (1 - 2 alpha) interval lies below -margin (up to the +1).
-    Assumes independent examples; the percentile interval is too narrow for n below ~30.
+    Assumes independent examples; the percentile interval is too narrow for n below ~30 and
+    has zero width on constant differences (one example 5 -> 4 gives p = 0.0002), so regression
+    gates use `evalkit.stats.scores.paired_score_test` instead.
     """
     cur = np.asarray(current, dtype=np.float64)
     base = np.asarray(baseline, dtype=np.float64)
@@ -305,16 +211,24 @@ class RegressionResult:
     only_current: tuple[Hashable, ...] = field(default=(), repr=False)
     only_baseline: tuple[Hashable, ...] = field(default=(), repr=False)
     unscored: tuple[Hashable, ...] = field(default=(), repr=False)
+    evidence: Evidence | None = None  # could a pass have seen the drop? (None: not assessed)
+    test: str = ""  # the test in words, for reports
+
+    @property
+    def inconclusive(self) -> bool:
+        """Passed, but without the evidence to have seen the drop it guards."""
+        return not self.regressed and self.evidence is not None and not self.evidence.conclusive
 
     def describe(self) -> str:
         """One line for reports: the drop, its interval, the margin and the p-value."""
         pct = round(100 * self.confidence)
-        verdict = "REGRESSED" if self.regressed else "ok"
-        return (
+        verdict = "REGRESSED" if self.regressed else "INCONCLUSIVE" if self.inconclusive else "ok"
+        line = (
             f"{verdict}: diff {self.diff:+.4f} ({pct}% CI {self.ci_low:+.4f} to "
             f"{self.ci_high:+.4f}), max_drop {self.max_drop:g}, p={self.p_value:.4g} "
             f"(alpha {self.alpha:g}, {self.method}, n={self.n_pairs})"
         )
+        return f"{line}; {self.evidence.reason}" if self.inconclusive and self.evidence else line
 
 
 def regression_test(
@@ -326,6 +240,7 @@ def regression_test(
     alpha: float = 0.05,
     n_resamples: int = 5000,
     seed: int = 0,
+    bounds: tuple[float, float] | None = None,
 ) -> RegressionResult:
     """Did the current run regress against the baseline by more than `max_drop`?
 
@@ -333,20 +248,20 @@ def regression_test(
     H0: diff >= -max_drop (no drop beyond the tolerance) vs H1: diff < -max_drop, with
     diff = true current mean - true baseline mean over the paired examples. The gate fails
     (`regressed`) only when H0 is rejected at level `alpha`, i.e. the drop is larger than
-    max_drop AND statistically significant; a drop that is large but noisy, or significant but
-    within the tolerance, passes. False alarms are then at most ~alpha whenever the true drop
-    is <= max_drop (about alpha at the boundary, far fewer for an unchanged system when
-    max_drop > 0). Several gates tested together need a multiplicity correction
-    (`holm_adjust`); this function tests one.
+    max_drop AND statistically significant. The size (false alarms when the true drop is
+    exactly max_drop) stays <= alpha; several gates need `holm_adjust` over their p-values.
 
-    Methods: kind="pass_rate" with 0/1 values uses `mcnemar_margin` ("mcnemar-exact" at
-    max_drop=0, the one-sided exact McNemar test; "mcnemar-margin" otherwise) with the Tango
-    score interval for the difference; fractional pass rates (means over repeats) and
-    kind="mean" use `paired_bootstrap_diff` shifted by the margin ("paired-bootstrap").
-    The interval is two-sided at 1 - 2 alpha, so its upper end is the one-sided bound the
-    test uses (for pass/fail data the score interval and the exact test can disagree right at
-    the margin; the test, the more conservative, decides). Only examples scored in both runs
-    are compared; the others are listed.
+    Methods: kind="pass_rate" with 0/1 values: the exact one-sided McNemar test at max_drop=0
+    ("mcnemar-exact"), else the exact unconditional test on the discordant pairs
+    ("mcnemar-margin", see evalkit.stats.mcnemar), with Tango's score interval. Fractional pass
+    rates (means over repeats) and kind="mean": `paired_score_test` ("paired-bootstrap": the
+    larger of the Student t and the studentized bootstrap p-values, on a standard error that
+    never collapses to zero). `bounds` is the metric's range (scores), kept by the interval.
+    The interval is two-sided at 1 - 2 alpha, so its upper end is the one-sided bound.
+
+    Fewer than 2 pairs: no inference (p = 1, never "regressed"). `evidence` says whether a
+    pass could have seen a drop of max_drop + 5 points (`inconclusive` when not). Only
+    examples scored in both runs are compared; the others are listed.
     Raises ValueError when no example pairs up (a gate must not pass on no evidence).
     """
     if kind not in ("pass_rate", "mean"):
@@ -363,7 +278,7 @@ def regression_test(
     if kind == "pass_rate" and binary:
         fields = _pass_rate_fields(data, max_drop, alpha)
     else:
-        fields = _bootstrap_fields(data, max_drop, alpha, n_resamples, seed)
+        fields = _score_fields(data, max_drop, alpha, n_resamples, seed, bounds)
     significant = bool(fields["p_value"] < alpha)
     diff = float(data.current.mean() - data.baseline.mean())
     return RegressionResult(
@@ -385,29 +300,75 @@ def regression_test(
 def _pass_rate_fields(data: PairedData, max_drop: float, alpha: float) -> dict[str, Any]:
     b, c = data.discordant()
     low, high = paired_rate_interval(b, c, data.n, 1 - 2 * alpha)
-    p_value = mcnemar_margin(b, c, data.n, max_drop) if max_drop < 1 else 1.0
+    enough = data.n >= MIN_PAIRS and max_drop < 1
+    p_value = mcnemar_margin(b, c, data.n, max_drop) if enough else 1.0
+    proof = evidence(
+        "pass_rate",
+        data.n,
+        max_drop=max_drop,
+        alpha=alpha,
+        discordance=(b + c) / data.n,
+        half_width=(high - low) / 2,
+    )
+    test = (
+        "exact one-sided McNemar test"
+        if max_drop == 0
+        else "exact unconditional non-inferiority test (Tango statistic, sup over the nuisance)"
+    )
     return {
         "ci_low": low,
         "ci_high": high,
         "confidence": 1 - 2 * alpha,
         "p_value": p_value,
-        "p_value_any_drop": mcnemar_one_sided(b, c),
+        "p_value_any_drop": mcnemar_one_sided(b, c) if data.n >= MIN_PAIRS else 1.0,
         "method": "mcnemar-exact" if max_drop == 0 else "mcnemar-margin",
         "b": b,
         "c": c,
+        "evidence": proof,
+        "test": test if data.n >= MIN_PAIRS else "none: fewer than 2 pairs",
     }
 
 
-def _bootstrap_fields(
-    data: PairedData, max_drop: float, alpha: float, n_resamples: int, seed: int
+def _score_fields(
+    data: PairedData,
+    max_drop: float,
+    alpha: float,
+    n_resamples: int,
+    seed: int,
+    bounds: tuple[float, float] | None,
 ) -> dict[str, Any]:
-    means = bootstrap_means(data.current - data.baseline, n_resamples, seed)
-    low, high = np.quantile(means, [alpha, 1 - alpha])
+    result = paired_score_test(
+        data.current,
+        data.baseline,
+        margin=max_drop,
+        alpha=alpha,
+        n_resamples=n_resamples,
+        seed=seed,
+        bounds=bounds,
+    )
+    finite = math.isfinite(result.ci_high) and math.isfinite(result.ci_low)
+    proof = evidence(
+        "mean",
+        data.n,
+        max_drop=max_drop,
+        alpha=alpha,
+        sd=0.0 if math.isnan(result.sd) else result.sd,
+        step=result.resolution or None,
+        score_range=bounds,
+        half_width=(result.ci_high - result.ci_low) / 2 if finite else None,
+    )
+    test = (
+        "paired studentized bootstrap and Student t (the larger p), regularised standard error"
+        if result.method == "paired-bootstrap"
+        else result.method
+    )
     return {
-        "ci_low": float(low),
-        "ci_high": float(high),
-        "confidence": 1 - 2 * alpha,
-        "p_value": _drop_p_value(means, max_drop),
-        "p_value_any_drop": _drop_p_value(means, 0.0),
+        "ci_low": result.ci_low,
+        "ci_high": result.ci_high,
+        "confidence": result.confidence,
+        "p_value": result.p_value,
+        "p_value_any_drop": result.p_value_any_drop,
         "method": "paired-bootstrap",
+        "evidence": proof,
+        "test": test,
     }
