@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from evalkit.stats.mcnemar import _restricted_mle, rejection_probability
+from evalkit.stats.mcnemar import rejection_probability, restricted_mle
 
 MIN_PAIRS = 2
 DETECT_EXTRA = 0.05  # the guard is max_drop plus this (pass rates; scores: times the range)
@@ -82,7 +82,7 @@ def _pass_fail_normal(
 ) -> float:
     pb, pc = _cells(drop, discordance)
     var1 = max(pb + pc - drop * drop, 1e-12)
-    rb, rc = _restricted_mle(pb, pc, 1, -max_drop)  # the H0 fit to the expected counts
+    rb, rc = restricted_mle(pb, pc, 1, -max_drop)  # the H0 fit to the expected counts
     var0 = max(float(rb + rc) - max_drop * max_drop, 1e-12)
     shift = math.sqrt(n) * (drop - max_drop) - _z(1 - alpha) * math.sqrt(var0)
     return _phi(shift / math.sqrt(var1))
@@ -116,7 +116,7 @@ def pass_fail_n_needed(
     if drop <= max_drop:
         raise ValueError(f"the drop {drop} must exceed max_drop {max_drop}")
     pb, pc = _cells(drop, discordance)
-    rb, rc = _restricted_mle(pb, pc, 1, -max_drop)
+    rb, rc = restricted_mle(pb, pc, 1, -max_drop)
     sd0 = math.sqrt(max(float(rb + rc) - max_drop**2, 1e-12))
     sd1 = math.sqrt(max(pb + pc - drop**2, 1e-12))
     return math.ceil(((_z(1 - alpha) * sd0 + _z(power) * sd1) / (drop - max_drop)) ** 2)
@@ -262,7 +262,10 @@ def evidence(
         plan = _score_plan(n, max_drop, alpha, sd or 0.0, step, span, extra)
     else:
         raise ValueError(f"kind must be 'pass_rate' or 'mean', got {kind!r}")
-    guard = max_drop + plan.extra
+    guard = min(max_drop + plan.extra, plan.top)
+    if guard <= max_drop:
+        why = f"max_drop {max_drop:g} leaves no drop to detect"
+        return Evidence(kind, n, max_drop, alpha, guard, 0.0, math.inf, None, False, why)
     needed = plan.needed(guard)
     if n < MIN_PAIRS:
         why = f"fewer than {MIN_PAIRS} paired examples (n={n}): no inference"

@@ -78,14 +78,22 @@ def _restricted_mle(
     return pb, pb + theta
 
 
+def restricted_mle(b: float, c: float, n: float, theta: float) -> tuple[float, float]:
+    """`_restricted_mle` for one (b, c), in plain floats (called many times by root finders)."""
+    big_b = b * (1 - 3 * theta) + c * (1 - theta) - 2 * (n - b - c) * theta
+    pb = (big_b + math.sqrt(max(big_b * big_b + 8 * n * b * theta * (1 - theta), 0.0))) / (4 * n)
+    pb = min(max(pb, max(0.0, -theta)), (1 - theta) / 2)
+    return pb, pb + theta
+
+
 def tango_score(b: int, c: int, n: int, theta: float) -> float:
     """Tango's score statistic for H0: (current - baseline pass rate) = theta, paired data.
 
     z = ((c - b) / n - theta) / sqrt((pb + pc - theta^2) / n), with pb, pc the restricted MLEs.
     """
-    pb, pc = _restricted_mle(b, c, n, theta)
+    pb, pc = restricted_mle(b, c, n, theta)
     num = (c - b) / n - theta
-    var = float(pb + pc) - theta * theta
+    var = pb + pc - theta * theta
     if var <= 0:
         return 0.0 if num == 0 else math.copysign(math.inf, num)
     return num / math.sqrt(var / n)
@@ -234,7 +242,7 @@ def margin_threshold(n: int, margin: float, alpha: float) -> float:
     """The test's critical value: it rejects exactly when Z(b, c) >= this (inf: never).
 
     p(b, c) only falls as Z(b, c) grows, so {p < alpha} = {Z >= threshold}; found by bisection
-    to 1e-9. Used for exact size and power (`rejection_probability`), not for the p-value.
+    to 1e-8. Used for exact size and power (`rejection_probability`), not for the p-value.
     """
     if not 0 < margin < 1 or n < 1:
         raise ValueError(f"need 0 < margin < 1 and n >= 1, got {margin}, {n}")
@@ -242,28 +250,48 @@ def margin_threshold(n: int, margin: float, alpha: float) -> float:
     def rejects(z0: float) -> bool:
         return _boundary_sup(_first_rejected_b(z0, n, margin), n, margin) < alpha
 
-    hi = float(drop_statistic(n, 0, n, margin))
-    if not rejects(hi):
+    top = float(drop_statistic(n, 0, n, margin))
+    if not rejects(top):
         return math.inf
-    lo = 0.0  # P(Z >= 0) on the boundary is about 1/2 or more, never below alpha < 0.5
-    while hi - lo > 1e-9:
+    # P(Z >= 0) on the boundary is about 1/2 or more (never below alpha < 0.5); the critical
+    # value is usually near the normal one, so bracket it there first
+    lo, hi = 0.0, top
+    if top > 2.5 and rejects(2.5):
+        hi = 2.5
+        lo = 1.5 if not rejects(1.5) else 0.0
+    while hi - lo > 1e-8:
         mid = (lo + hi) / 2
         lo, hi = (lo, mid) if rejects(mid) else (mid, hi)
     return hi
 
 
+@lru_cache(maxsize=64)
+def _mcnemar_needed(n: int, alpha: float) -> FloatArray:
+    """For D = 0..n discordant pairs, the smallest b with P(Bin(D, 1/2) >= b) < alpha."""
+    from scipy.stats import binom
+
+    disc = np.arange(n + 1)
+    x = binom.isf(alpha, disc, 0.5)
+    return np.asarray(x + 1 + (binom.sf(x, disc, 0.5) >= alpha), dtype=np.float64)
+
+
 def rejection_probability(n: int, margin: float, alpha: float, pb: float, pc: float) -> float:
     """Exact probability that the test (margin 0: McNemar; else exact unconditional) rejects,
     when P(pass -> fail) = pb and P(fail -> pass) = pc: its size under H0, its power under H1."""
-    from scipy.stats import binom
 
     if margin == 0:
-        disc = np.arange(n + 1)
-        # reject when b >= needed[D]: the smallest b with P(Bin(D, 1/2) >= b) < alpha
-        x = binom.isf(alpha, disc, 0.5)
-        needed = x + 1 + (binom.sf(x, disc, 0.5) >= alpha)
-        share = pb / (pb + pc) if pb + pc > 0 else 0.5
-        return float(np.sum(binom.pmf(disc, n, pb + pc) * binom.sf(needed - 1, disc, share)))
+        from scipy.special import betainc, gammaln, xlog1py, xlogy
+
+        disc = np.arange(n + 1, dtype=np.float64)
+        rate = pb + pc
+        log_pmf = gammaln(n + 1) - gammaln(disc + 1) - gammaln(n - disc + 1)
+        pmf = np.exp(log_pmf + xlogy(disc, rate) + xlog1py(n - disc, -rate))
+        needed = _mcnemar_needed(n, alpha)
+        share = pb / rate if rate > 0 else 0.5
+        ok = (needed >= 1) & (needed <= disc)
+        tail = np.zeros(n + 1)
+        tail[ok] = betainc(needed[ok], disc[ok] - needed[ok] + 1, share)  # P(Bin >= needed)
+        return float(np.sum(pmf * tail))
     z0 = margin_threshold(n, margin, alpha)
     if math.isinf(z0):
         return 0.0

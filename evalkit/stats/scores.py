@@ -11,7 +11,7 @@ the larger p-value decides:
 The standard error never collapses to zero on constant or near-constant differences: the sum of
 squares gets one pseudo-example of the data's resolution h (the smallest gap between observed
 values: 1 on a 1-5 scale), se^2 = ((n - 1) s^2 + h^2) / n^2. So one example 5 -> 4 decides
-nothing (below 2 pairs no inference at all), two give p = 0.25, and 60 examples that all lost
+nothing (below 2 pairs no inference at all), two give p = 0.15, and 60 examples that all lost
 a point still fail a 0.5 margin. Sizes and power by simulation are in benchmarks/README.md.
 """
 
