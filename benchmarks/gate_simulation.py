@@ -259,10 +259,14 @@ def end_to_end(sims: int, seed: int) -> dict[str, dict[str, float]]:
 def coverage(sims: int, seed: int) -> dict[str, dict[str, float]]:
     rng = np.random.default_rng(seed)
     levels = np.array([0, 0.25, 0.5, 0.75, 1])
+
+    def judge(p: list[float]) -> tuple[Callable[[int], np.ndarray], float]:
+        return (lambda n: rng.choice(levels, n, p=p)), float(levels @ np.array(p))
+
     shapes: dict[str, tuple[Callable[[int], np.ndarray], float]] = {
-        "judge, mostly 4-5": (lambda n: rng.choice(levels, n, p=[.02, .03, .1, .35, .5]), 0.805),
-        "judge, 80% top": (lambda n: rng.choice(levels, n, p=[.01, .01, .03, .15, .8]), 0.925),
-        "judge, 5% worst": (lambda n: rng.choice(levels, n, p=[.05, 0, 0, 0, .95]), 0.95),
+        "judge, mostly 4-5": judge([0.02, 0.03, 0.1, 0.35, 0.5]),
+        "judge, 80% top": judge([0.01, 0.01, 0.03, 0.15, 0.8]),
+        "judge, 5% worst": judge([0.05, 0, 0, 0, 0.95]),
         "pairwise, 60% ties": (lambda n: rng.choice([0, 0.5, 1], n, p=[.1, .6, .3]), 0.6),
         "BLEU-like Beta(0.8, 2)": (lambda n: rng.beta(0.8, 2, n), 0.8 / 2.8),
         "30% zeros": (lambda n: np.where(rng.random(n) < 0.3, 0, rng.beta(2, 2, n)), 0.35),
@@ -350,7 +354,7 @@ def main() -> None:
     res = {
         "pass_fail": pass_fail_tables(),
         "scores": score_tables(sims, args.seed, resamples=499),
-        "end_to_end": end_to_end(max(50, sims // 3), args.seed),
+        "end_to_end": end_to_end(max(50, sims), args.seed),
         "coverage": coverage(max(200, 2 * sims), args.seed),
     }
     print_tables(res)
