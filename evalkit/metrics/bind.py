@@ -13,11 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from evalkit.errors import SuiteError
+from evalkit.errors import SuiteError, did_you_mean
 from evalkit.metrics.base import MetricDef, ScoreContext, get_metric, to_score
 from evalkit.records import Score
 from evalkit.suite.schema import MetricConfig
-from evalkit.suite.suggest import did_you_mean
 
 Locate = Callable[[tuple[Any, ...]], int | None]
 
