@@ -30,6 +30,7 @@ GRADERS = {
 REPORTERS = {
     "junit": "evalkit.report.junit:JUnitReporter",
     "markdown": "evalkit.report.markdown:MarkdownReporter",
+    "html": "evalkit.report.html:HtmlReporter",
 }
 TRACKERS = {"mlflow": "evalkit.trackers.mlflow.tracker:create"}
 
