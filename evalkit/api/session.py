@@ -233,7 +233,8 @@ class RunSession:
         )
 
     def _stored(self, summary: RunSummary) -> StoredRun:
-        return StoredRun(self.store.dir, self.store.manifest(), summary, self.plan.loaded.text)
+        manifest = self.store.manifest()
+        return StoredRun(self.store.dir, manifest, summary, suite_text=self.plan.loaded.text)
 
     def _track(self, summary: RunSummary) -> list[Any]:
         """Log to the suite's trackers: subscribers, whose failure only warns."""

@@ -122,7 +122,7 @@ def find_run(ref: str, runs_dir: Path) -> Path:
 def load_baseline(ref: str, runs_dir: Path) -> StoredRun:
     """The baseline run: a run folder, a run id in `runs_dir`, or a name set with
     `evalkit baseline set` (looked up in <runs_dir>/baselines.json)."""
-    from evalkit.results.baselines import resolve_baseline
+    from evalkit.gates.baselines import resolve_baseline
 
     if (Path(ref) / "run.json").is_file():
         return _load_run(Path(ref))
@@ -137,47 +137,9 @@ def load_baseline(ref: str, runs_dir: Path) -> StoredRun:
 
 
 def _load_run(run_dir: Path) -> StoredRun:
-    """Read a run folder as typed documents: the last record of a key wins, a torn line is
-    skipped. (A stand-in for evalkit.results.store.load_run until the store reads typed.)"""
-    from pydantic import ValidationError
+    """The run with its records read (the report lists every example)."""
+    from evalkit.results.store import load_run
 
-    from evalkit.results.schema import ResultRecord, RunManifest, RunSummary
-    from evalkit.results.store import StoredRun
-
-    manifest = _read_doc(run_dir / "run.json", RunManifest)
-    summary_path = run_dir / "summary.json"
-    if summary_path.is_file():
-        summary = _read_doc(summary_path, RunSummary)
-    else:  # killed before the end: no summary yet
-        summary = RunSummary(run_id=manifest.run_id, suite=manifest.suite.name)
-    latest: dict[str, ResultRecord] = {}
-    results = run_dir / "results.jsonl"
-    if results.is_file():
-        with open(results, encoding="utf-8") as handle:
-            for line in handle:
-                try:
-                    record = ResultRecord.model_validate_json(line)
-                except ValidationError:
-                    continue
-                latest[record.key] = record
-    suite = run_dir / "suite.yaml"
-    text = suite.read_text("utf-8") if suite.is_file() else ""
-    return StoredRun(run_dir, manifest, summary, list(latest.values()), text)
-
-
-def _read_doc(path: Path, model: Any) -> Any:
-    from pydantic import ValidationError
-
-    if not path.is_file():
-        raise SuiteError(f"{path.parent} is not an evalkit run (no {path.name})", file=str(path))
-    try:
-        doc = model.model_validate_json(path.read_text("utf-8"))
-        doc.check_version(str(path))
-    except (ValidationError, ValueError) as exc:
-        first = str(exc).splitlines()[0]
-        raise SuiteError(
-            f"{path} is not a readable evalkit document: {first}",
-            file=str(path),
-            hint="the run folder was edited or written by another tool; re-run the suite",
-        ) from None
-    return doc
+    run = load_run(run_dir)
+    run.records()
+    return run

@@ -72,14 +72,14 @@ def columns(run: StoredRun, baseline: StoredRun | None) -> list[Column]:
 
 def _cells(run: StoredRun) -> list[tuple[str, str]]:
     cells = [(c.variant, c.model) for c in run.summary.cells]
-    return list(dict.fromkeys(cells + [r.cell for r in run.records]))
+    return list(dict.fromkeys(cells + [r.cell for r in run.records()]))
 
 
 def build_examples(run: StoredRun, baseline: StoredRun | None) -> list[Example]:
     """Every example of both runs, in natural id order (q2 before q10), with its flags."""
     examples: dict[str, Example] = {}
     for side, stored in (("run", run), ("baseline", baseline)):
-        for record in stored.records if stored is not None else []:
+        for record in stored.records() if stored is not None else []:
             ex = examples.setdefault(record.example_id, Example(record.example_id, {}))
             if side == "run" or not ex.inputs:
                 ex.inputs = record.inputs or ex.inputs

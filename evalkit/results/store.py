@@ -178,8 +178,8 @@ class StoredRun:
     run_dir: Path
     manifest: RunManifest
     summary: RunSummary
+    loaded_records: list[ResultRecord] | None = None  # None: read results.jsonl when asked
     suite_text: str = ""
-    _records: list[ResultRecord] | None = None
 
     @property
     def run_id(self) -> str:
@@ -187,9 +187,10 @@ class StoredRun:
 
     def records(self) -> list[ResultRecord]:
         """The latest record of every item, in full (messages and outputs included)."""
-        if self._records is None:
-            self._records = RunStore(self.run_dir.parent, self.run_dir.name).records()
-        return self._records
+        if self.loaded_records is None:
+            store = RunStore(self.run_dir.parent, self.run_dir.name)
+            self.loaded_records = store.records()
+        return self.loaded_records
 
 
 def load_run(run_dir: Path) -> StoredRun:
@@ -199,4 +200,4 @@ def load_run(run_dir: Path) -> StoredRun:
         raise SuiteError(f"{run_dir} is not an evalkit run (no {MANIFEST})")
     manifest = store.manifest()
     summary = store.summary() or RunSummary(run_id=manifest.run_id, suite=manifest.suite.name)
-    return StoredRun(run_dir, manifest, summary, store.suite_text())
+    return StoredRun(run_dir, manifest, summary, suite_text=store.suite_text())
