@@ -50,10 +50,14 @@ class MetricDef:
 _METRICS: dict[str, MetricDef] = {}
 
 # Modules whose import registers the built-in metrics; cheap (heavy libs imported lazily).
-_BUILTIN_MODULES = (
+BUILTIN_MODULES = (
     "evalkit.metrics.text",
+    "evalkit.metrics.length",
     "evalkit.metrics.structured",
     "evalkit.metrics.similarity",
+    "evalkit.metrics.rouge",
+    "evalkit.metrics.matching",
+    "evalkit.metrics.embedding",
     "evalkit.metrics.performance",
 )
 _loaded = False
@@ -73,7 +77,7 @@ def register_metric(name: str, primary: str | None = None) -> Callable[[MetricFn
 def _load_builtins() -> None:
     global _loaded
     if not _loaded:
-        for module in _BUILTIN_MODULES:
+        for module in BUILTIN_MODULES:
             importlib.import_module(module)
         _loaded = True
 
