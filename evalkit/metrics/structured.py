@@ -8,6 +8,7 @@ array in it passes the optional schema); JSON here is strict JSON (no NaN, no YA
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import re
@@ -279,11 +280,18 @@ def json_equal(a: Any, b: Any) -> bool:
 
 
 def json_equals(text: str, expected: Any) -> Score:
-    """The whole output, parsed as JSON, equals `expected` (what `equals` does with a mapping)."""
+    """The whole output, parsed as JSON, equals `expected` (what `equals` does with a mapping).
+
+    A string `expected` that is JSON text is read as JSON (OpenAI Evals' JsonMatch keeps its
+    ideal answers as JSON text); any other string is a JSON string.
+    """
     try:
         data = strict_loads(text)
     except ValueError as exc:
         return _invalid_json(exc)
+    if isinstance(expected, str):
+        with contextlib.suppress(ValueError):
+            expected = strict_loads(expected)
     if json_equal(data, expected):
         return Score(value=1.0, passed=True)
     return Score(value=0.0, passed=False, reason=_shorten(f"{show(data)} != {show(expected)}"))

@@ -131,6 +131,12 @@ def equals(
     return _any_of(as_list(value), lambda v: normalise(v, **opts) == output)
 
 
+# Every text contains "" and starts with it: a check that cannot fail is a data error (often
+# an empty cell), so it is unscored with the reason, as promptfoo refuses it.
+def _nothing_to_find() -> Score:
+    return Score(value=None, reason="the expected value is empty: nothing to look for")
+
+
 def _any_of(values: list[str], test: Callable[[str], bool]) -> Score:
     """Pass when one of several expected values passes `test`; meta says which one."""
     for candidate in values:
@@ -165,6 +171,8 @@ def _contains(text: str, value: Any, ignore_case: bool, normalize_whitespace: bo
             as_list(value),
             lambda v: _needles(v, ignore_case, normalize_whitespace)[0] in haystack,
         )
+    if value == "":
+        return _nothing_to_find()
     if not (ignore_case or normalize_whitespace):
         return as_text(value) in text  # the common case stays a single substring test
     opts = {
@@ -327,6 +335,8 @@ def _affix(
     ctx: ScoreContext, value: Any, ignore_case: bool, strip: bool, test: Callable[[str, str], bool]
 ) -> Score | bool:
     text = normalise(ctx.text, ignore_case=ignore_case, strip=strip)
+    if value == "":
+        return _nothing_to_find()
     if not isinstance(value, list | tuple):
         return test(text, normalise(as_text(value), ignore_case=ignore_case, strip=strip))
     return _any_of(
