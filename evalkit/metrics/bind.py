@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from evalkit.errors import SuiteError
+from evalkit.errors import EvalkitError, SuiteError
 from evalkit.metrics.base import MetricDef, ScoreContext, get_metric, to_score
 from evalkit.metrics.transform import Transform, TransformFailed, compile_transform
 from evalkit.records import Score
@@ -168,7 +168,7 @@ def bind_metrics(
         line = locate(("metrics", index)) if locate else None
         try:
             bound.append(_bind_one(config, base_dir))
-        except SuiteError as exc:
+        except EvalkitError as exc:  # SuiteError, or MissingKeyError from a metric's check
             exc.file, exc.line = exc.file or file, exc.line or line
             raise
     return bound
