@@ -17,8 +17,12 @@ PROVIDERS = {
 }
 METRIC_MODULES = (
     "evalkit.metrics.text",
+    "evalkit.metrics.length",
     "evalkit.metrics.structured",
     "evalkit.metrics.similarity",
+    "evalkit.metrics.rouge",
+    "evalkit.metrics.matching",
+    "evalkit.metrics.embedding",
     "evalkit.metrics.performance",
 )
 GRADERS = {
