@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
+from evalkit.assertions import Group, bind_assertions, group_of_tests, metric_templates
 from evalkit.data.loaders import dataset_digest, dataset_name, dataset_source, load_dataset
 from evalkit.errors import SuiteError
 from evalkit.gates.apply import check_gates
@@ -34,7 +34,7 @@ from evalkit.results.schema import (
     VariantInfo,
 )
 from evalkit.suite.loader import LoadedSuite, load_suite
-from evalkit.suite.schema import MetricConfig, Suite
+from evalkit.suite.schema import Suite
 
 SuiteSource = str | Path | Suite | LoadedSuite
 
@@ -48,6 +48,7 @@ class Plan:
     variant_names: list[str]
     model_ids: list[str]
     graders: list[BoundGrader] = field(default_factory=list)
+    row_metrics: list[BoundMetric] = field(default_factory=list)  # rows' own, distinct
 
     @property
     def suite(self) -> Suite:
@@ -78,11 +79,12 @@ class Plan:
                             yield item
 
     def dataset_info(self) -> DatasetInfo:
+        dataset = self.suite.dataset
         return DatasetInfo(
-            name=dataset_name(self.suite.dataset),
+            name=dataset_name(dataset) if dataset is not None else "tests",
             digest=dataset_digest(self.examples),
             rows=len(self.examples),
-            path=self.suite.dataset.path,
+            path=dataset.path if dataset is not None else None,
         )
 
     def manifest(self, run_id: str, options: RunOptionsInfo) -> RunManifest:
@@ -107,30 +109,56 @@ def prepare(
 ) -> Plan:
     """Load (a path) or adopt (a Suite built in Python) a suite and check all of it."""
     loaded = _loaded(suite, base_dir)
-    examples = load_dataset(loaded)
-    if limit is not None:
-        examples = examples[:limit]
-    source = dataset_source(loaded.suite.dataset, loaded.base_dir)
+    groups = _groups(loaded, limit)
+    examples = [e for g in groups for e in g.examples]
     compiled = compile_loaded(loaded)
-    check_variables(compiled, examples, source=source)
+    for group in groups:
+        check_variables(compiled, group.examples, source=group.source)
     check_providers(loaded)
     metrics = bind_metrics(
         list(loaded.suite.metrics), loaded.base_dir, file=loaded.file, locate=loaded.line_of
     )
-    check_metric_templates(loaded, examples, source)
+    for group in groups:
+        check_metric_templates(loaded, group.examples, group.source)
     metric_names = [m.display_name for m in loaded.suite.metrics]
-    graders = bind_graders(loaded, examples, source, metric_names)
-    check_gates(loaded.suite, loaded.file, loaded.line_of)
+    source = groups[0].source if groups else loaded.file
+    graders = bind_graders(loaded, examples, source, metric_names, list(compiled))
+    own = bind_assertions(
+        loaded, groups, taken=[*metric_names, *(g.name for g in graders)], variants=list(compiled)
+    )
+    check_gates(
+        loaded.suite, loaded.file, loaded.line_of, extra_metrics=own.names, variants=list(compiled)
+    )
     check_reporters(loaded)
     return Plan(
         loaded=loaded,
-        examples=examples,
+        examples=own.examples,
         variants=compiled,
         metrics=metrics,
         variant_names=_select("prompt variant", list(compiled), variants),
         model_ids=_select("model", [m.id for m in loaded.suite.models], models),
-        graders=graders,
+        graders=[*graders, *own.graders],
+        row_metrics=own.metrics,
     )
+
+
+def _groups(loaded: LoadedSuite, limit: int | None) -> list[Group]:
+    """The dataset's rows, then the suite's tests, with `limit` over both (in that order)."""
+    groups = []
+    dataset = loaded.suite.dataset
+    if dataset is not None:
+        rows = load_dataset(loaded)
+        groups.append(Group(rows, dataset_source(dataset, loaded.base_dir)))
+    if loaded.suite.tests:
+        taken = {e.id for g in groups for e in g.examples}
+        groups.append(group_of_tests(loaded, taken))
+    if limit is not None:
+        kept = []
+        for group in groups:
+            kept.append(group.head(max(limit, 0)))
+            limit -= len(kept[-1].examples)
+        groups = [g for g in kept if g.examples]
+    return groups
 
 
 def _loaded(suite: SuiteSource, base_dir: Path | None) -> LoadedSuite:
@@ -174,7 +202,7 @@ def check_metric_templates(loaded: LoadedSuite, examples: list[Example], source:
     from evalkit.prompts.variants import check_template_variables
 
     for index, config in enumerate(loaded.suite.metrics):
-        variables, try_render = _metric_templates(config, loaded.file)
+        variables, try_render = metric_templates(config, loaded.file)
         if variables:
             label = f"metric '{config.display_name}'"
             try:
@@ -183,29 +211,6 @@ def check_metric_templates(loaded: LoadedSuite, examples: list[Example], source:
                 exc.file = exc.file or loaded.file
                 exc.line = exc.line or loaded.line_of(("metrics", index))
                 raise
-
-
-def _metric_templates(config: MetricConfig, file: str) -> tuple[set[str], Any]:
-    from evalkit.prompts.render import compile_template, render, template_variables
-
-    sources = [v for v in _strings(config.args) if "{{" in v or "{%" in v]
-    origin = f"metric {config.display_name}"
-    templates = [compile_template(s, origin) for s in sources]
-    variables = set().union(*(template_variables(s) for s in sources)) if sources else set()
-
-    def try_render(example: Example) -> None:
-        for template in templates:
-            render(template, example.row, example_id=example.id, origin=file, line=example.line)
-
-    return variables, try_render
-
-
-def _strings(args: dict[str, Any]) -> list[str]:
-    found: list[str] = []
-    for value in args.values():
-        items = value if isinstance(value, list) else [value]
-        found.extend(v for v in items if isinstance(v, str))
-    return found
 
 
 def _select(what: str, available: list[str], wanted: list[str] | None) -> list[str]:
@@ -265,7 +270,7 @@ def build_manifest(plan: Plan, run_id: str, options: RunOptionsInfo) -> RunManif
         ],
         metrics=[
             MetricInfo(name=m.name, type=m.type, args=json.loads(json.dumps(m.args, default=str)))
-            for m in plan.metrics
+            for m in [*plan.metrics, *plan.row_metrics]
         ],
         graders=grader_manifest(plan.graders),
         repeats=plan.repeats,
