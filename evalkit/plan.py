@@ -257,7 +257,10 @@ def build_manifest(plan: Plan, run_id: str, options: RunOptionsInfo) -> RunManif
             name: VariantInfo(
                 hash=v.hash,
                 template=v.template_text,
-                messages=[{"role": m.role, "content": m.source} for m in v.messages],
+                messages=[
+                    {"role": m.role, "content": m.source, **({"name": m.name} if m.name else {})}
+                    for m in v.messages
+                ],
             )
             for name, v in plan.variants.items()
             if name in plan.variant_names
