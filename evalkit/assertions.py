@@ -137,9 +137,17 @@ def _entries(loaded: LoadedSuite, group: Group, example: Example) -> list[Entry]
         return []
     inline = dataset.rows is not None
     file = loaded.file if inline else group.source
-    line = loaded.line_of(("dataset", "rows", (example.line or 1) - 1)) if inline else example.line
+    line = _inline_row_line(loaded, (example.line or 1) - 1) if inline else example.line
     specs = _column_specs(example.row[column], column, file, line)
     return [Entry(spec, file, line, None) for spec in specs]
+
+
+def _inline_row_line(loaded: LoadedSuite, index: int) -> int | None:
+    """An inline row's line: written under `dataset: {rows: [...]}` or as `dataset: [...]`."""
+    for loc in (("dataset", "rows", str(index)), ("dataset", str(index))):
+        if loc in loaded.lines:
+            return loaded.lines[loc]
+    return loaded.line_of(("dataset",))
 
 
 def _column_specs(value: Any, column: str, file: str, line: int | None) -> list[Any]:
@@ -170,8 +178,8 @@ def _column_specs(value: Any, column: str, file: str, line: int | None) -> list[
 def _check_templates(loaded: LoadedSuite) -> None:
     """Every template is a metric or grader that binds, checked where it is written."""
     for name, spec in loaded.suite.assertion_templates.items():
-        entry = Entry({**spec, "name": spec.get("name", name)}, loaded.file, None, None)
-        entry = dataclasses.replace(entry, line=loaded.line_of(("assertion_templates", name)))
+        line = loaded.line_of(("assertion_templates", name))
+        entry = Entry({**spec, "name": spec.get("name", name)}, loaded.file, line, None)
         binder = _Binder(loaded, [], [])
         if _grader_type(entry.spec) is None:
             binder.metric(entry)

@@ -288,6 +288,7 @@ def test_validate_and_the_cli_gate_know_the_rows_own_scores(tmp_path: Path) -> N
     path = write(tmp_path, TESTS_SUITE + "gates: [{metric: wrong_city, min: 1}]\n")
     out = CliRunner().invoke(cli, ["validate", str(path)])
     assert out.exit_code == 0, out.output
+    assert "per row   contains, wrong_city, number" in out.output
     result = run(path)
     gated = evalkit.gate(result.run_id, runs_dir=tmp_path / "runs", suite=path)
     assert gated.verdict is not None and gated.verdict.passed
@@ -301,3 +302,16 @@ def test_a_schema_dump_of_tests_loads_again(tmp_path: Path) -> None:
     assert result.summary.cells[0].metrics["contains"].n == 2
     kept = yaml.safe_load((result.run_dir / "suite.yaml").read_text())
     assert kept["tests"][1]["assert"] == data["tests"][1]["assert"]
+
+
+def test_the_porting_docs_example_runs(tmp_path: Path) -> None:
+    doc = (Path(__file__).parent.parent / "docs" / "porting.md").read_text(encoding="utf-8")
+    section = doc[doc.index("## Per-example assertions") :]
+    block = section[
+        section.index("```yaml\n") + 8 : section.index("```", section.index("```yaml") + 7)
+    ]
+    result = run(write(tmp_path, block))
+    metrics = result.summary.cells[0].metrics
+    assert metrics["contains"].n == 2 and metrics["contains"].mean == 0.5
+    assert metrics["one_word"].n == 1 and metrics["one_word"].mean == 1.0
+    assert metrics["assertions"].mean == 0.5

@@ -108,7 +108,8 @@ def test_the_cli_writes_lists_and_refuses_to_overwrite(tmp_path: Path) -> None:
     assert f"wrote {tmp_path / 'o' / 'suite.yaml'} (5 rows)" in out.output
     assert "promptfooconfig.yaml:34: a python assertion became the custom metric" in out.output
     assert (
-        "1 code assertions are custom-metric stubs" in out.output and "--allow-code" in out.output
+        "custom-metric stubs made from code assertions: 1" in out.output
+        and "--allow-code" in out.output
     )
     again = CliRunner().invoke(cli, ["import", "promptfoo", str(config), "-o", str(tmp_path / "o")])
     assert again.exit_code == 2 and "already exists" in again.output

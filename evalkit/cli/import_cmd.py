@@ -24,7 +24,7 @@ out_option = click.option(
     "out_dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Folder to write into [default: SOURCE's folder name + '-evalkit', here].",
+    help="Folder to write into [default: NAME-evalkit here, NAME from the source's path].",
 )
 force_option = click.option("--force", is_flag=True, help="Overwrite files that exist.")
 
@@ -112,14 +112,14 @@ def _report(imported: Imported, folder: Path) -> None:
     from evalkit.importers import check_written
 
     if imported.notes:
-        click.echo(f"  {len(imported.notes)} notes (not imported, or imported with a caveat):")
+        click.echo(f"  notes: {len(imported.notes)} (not imported, or imported with a caveat)")
         for note in imported.notes:
             click.echo(f"    {note}")
     if imported.stubs:
         click.echo(
-            f"  {len(imported.stubs)} code assertions are custom-metric stubs in"
+            f"  custom-metric stubs made from code assertions: {len(imported.stubs)}, in"
             f" {folder / imported.stub_module}: review them; they are user code, run only with"
-            f" --allow-code, from {folder} (or with it on PYTHONPATH)"
+            f" --allow-code and their folder importable: PYTHONPATH={folder}"
         )
     problem = _validate(folder / f"{imported.name}.yaml", folder, check_written)
     click.echo(f"  validate: {problem}" if problem else "  validate: OK")
