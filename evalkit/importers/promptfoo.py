@@ -27,11 +27,12 @@ from evalkit.importers.promptfoo_mapping import (
     csv_tests,
     inline_prompt,
     js_transform,
+    load_yaml12,
     provider_model,
 )
 from evalkit.importers.stubs import StubModule
 from evalkit.suite.loader import display_path
-from evalkit.suite.yaml_lines import LineMap, line_of, parse_yaml
+from evalkit.suite.yaml_lines import LineMap, line_of
 
 STUB_MODULE = "promptfoo_asserts"  # the generated module of code assertions
 PROMPT_TEXT = (".txt", ".md", ".j2", ".jinja", ".jinja2")
@@ -357,38 +358,6 @@ class _Test:
     loc: tuple[Any, ...]  # its key path in the config (a tests file's own entry: `tests[i]`)
     where: str  # file:line, for notes
     file_line: tuple[str, int | None] | None = None  # set when it came from a tests file
-
-
-def load_yaml12(text: str, file: str) -> tuple[Any, LineMap]:
-    """The data as promptfoo reads it (js-yaml, YAML 1.2: `Yes`, `no`, `on` are text, only
-    true/false are booleans), with the line map of evalkit's own safe parse."""
-    import yaml
-
-    _, lines = parse_yaml(text, file)  # syntax errors get file:line here
-    return yaml.load(text, Loader=_Yaml12Loader), lines
-
-
-def _yaml12_loader() -> Any:
-    import re
-
-    import yaml
-
-    bool_tag = "tag:yaml.org,2002:bool"
-
-    class Loader(yaml.SafeLoader):
-        pass
-
-    Loader.yaml_implicit_resolvers = {
-        first: [(tag, rx) for tag, rx in resolvers if tag != bool_tag]
-        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-    }
-    Loader.add_implicit_resolver(
-        bool_tag, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
-    )
-    return Loader
-
-
-_Yaml12Loader = _yaml12_loader()
 
 
 def _expands(value: Any) -> bool:

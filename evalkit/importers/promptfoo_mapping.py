@@ -318,3 +318,37 @@ def csv_tests(path: Path) -> list[tuple[dict[str, Any], int]]:
                 test["vars"][column] = cell
         out.append((test, number))
     return out
+
+
+def load_yaml12(text: str, file: str) -> tuple[Any, dict[tuple[str, ...], int]]:
+    """The data as promptfoo reads it (js-yaml, YAML 1.2: `Yes`, `no`, `on` are text, only
+    true/false are booleans), with the line map of evalkit's own safe parse."""
+    import yaml
+
+    from evalkit.suite.yaml_lines import parse_yaml
+
+    _, lines = parse_yaml(text, file)  # syntax errors get file:line here
+    return yaml.load(text, Loader=_Yaml12Loader), lines  # a SafeLoader: no Python objects
+
+
+def _yaml12_loader() -> Any:
+    import re
+
+    import yaml
+
+    bool_tag = "tag:yaml.org,2002:bool"
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.yaml_implicit_resolvers = {
+        first: [(tag, rx) for tag, rx in resolvers if tag != bool_tag]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    Loader.add_implicit_resolver(
+        bool_tag, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+    )
+    return Loader
+
+
+_Yaml12Loader = _yaml12_loader()
