@@ -169,3 +169,87 @@ class ExampleRows:
     def expected_value(self, example_id: Any) -> str | None:
         _, wanted = split_row(self.rows.get(str(example_id)), self.expected)
         return fields_text(wanted, sep="; ") if wanted else None
+
+
+@dataclass
+class PairedExample:
+    """One example in one variant x model of two runs, side by side, with the scores that moved."""
+
+    example_id: str
+    variant: str
+    model: str
+    input: dict[str, Any]
+    expected: dict[str, Any]
+    a: list[Attempt]
+    b: list[Attempt]
+    changes: dict[str, tuple[float, float]] = field(default_factory=dict)  # metric -> (A, B)
+    input_a: dict[str, Any] | None = None  # run A's input, only when it differs from B's
+
+    @property
+    def biggest_change(self) -> float:
+        return max((abs(b - a) for a, b in self.changes.values()), default=0.0)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "example_id": self.example_id,
+            "variant": self.variant,
+            "model": self.model,
+            "input": self.input,
+            "input_a": self.input_a,
+            "expected": self.expected,
+            "changes": {m: {"a": a, "b": b} for m, (a, b) in self.changes.items()},
+            "a": [x.to_json() for x in self.a],
+            "b": [x.to_json() for x in self.b],
+        }
+
+
+def paired_examples(
+    manifest: RunManifest,
+    records_a: list[ResultRecord],
+    records_b: list[ResultRecord],
+    changes: dict[tuple[str, str, str], dict[str, tuple[float, float]]],
+) -> list[PairedExample]:
+    """`changes`: (example id, variant, model) -> {metric: (A, B)}; grouped by variant x model
+    in the order of `changes`, the biggest change first within each."""
+    expected = expected_keys(manifest, row_keys([*records_b, *records_a]))
+    by_key: dict[tuple[str, str, str], tuple[list[ResultRecord], list[ResultRecord]]] = {
+        key: ([], []) for key in changes
+    }
+    for side, records in ((0, records_a), (1, records_b)):
+        for r in records:
+            key = (r.example_id, r.variant, r.model)
+            if key in by_key:
+                by_key[key][side].append(r)
+    out = [_pair(key, recs, changes[key], expected) for key, recs in by_key.items()]
+    cells = list(dict.fromkeys((v, m) for _, v, m in changes))  # the comparison's order
+    out.sort(
+        key=lambda p: (
+            cells.index((p.variant, p.model)),
+            -p.biggest_change,
+            natural_key(p.example_id),
+        )
+    )
+    return out
+
+
+def _pair(
+    key: tuple[str, str, str],
+    records: tuple[list[ResultRecord], list[ResultRecord]],
+    changes: dict[str, tuple[float, float]],
+    expected: list[str],
+) -> PairedExample:
+    rec_a = sorted(records[0], key=lambda r: r.repeat)
+    rec_b = sorted(records[1], key=lambda r: r.repeat)
+    row_a = rec_a[0].inputs if rec_a else None
+    row_b = rec_b[0].inputs if rec_b else row_a
+    inputs, wanted = split_row(row_b, expected)
+    inputs_a, _ = split_row(row_a, expected)
+    return PairedExample(
+        *key,
+        input=inputs,
+        expected=wanted,
+        a=[Attempt.of(r) for r in rec_a],
+        b=[Attempt.of(r) for r in rec_b],
+        changes=changes,
+        input_a=inputs_a if row_a is not None and inputs_a != inputs else None,
+    )
