@@ -31,14 +31,13 @@ def expected_keys(manifest: RunManifest, names: Iterable[str]) -> list[str]:
     prompts = " ".join(v.template for v in manifest.variants.values())
     used = set(_VAR.findall(scoring)) - set(_VAR.findall(prompts))
     found = [n for n in names if n in used]
-    if found:
-        return found
-    usual = sorted((n for n in names if n.lower() in EXPECTED_NAMES), key=_usual_rank)
-    return usual[:1]
+    return found or usual_expected(names)
 
 
-def _usual_rank(name: str) -> int:
-    return EXPECTED_NAMES.index(name.lower())
+def usual_expected(names: Iterable[str]) -> list[str]:
+    """The one column named the usual way ("expected" first, then "answer", ...), if any."""
+    usual = [n for n in names if n.lower() in EXPECTED_NAMES]
+    return sorted(usual, key=lambda n: EXPECTED_NAMES.index(n.lower()))[:1]
 
 
 def row_keys(records: Iterable[ResultRecord]) -> list[str]:
