@@ -228,3 +228,57 @@ def test_junit_example_failures_include_the_expected_value(tmp_path):
     named = texts((tmp_path / "junit.xml").read_text())
     assert named["c"].endswith("expected:\nG")
     assert "expected:" not in named["a"] and "expected:" not in named["d"]
+
+
+def test_html_option_asks_the_html_reporter_with_the_runs_baseline(tmp_path):
+    from evalkit.cli.options import report_requests
+
+    path = tmp_path / "r.html"
+    assert report_requests({"html": path, "baseline": "main"}) == [
+        ("html", path, {"baseline": "main", "if_missing": "skip"})
+    ]
+    assert report_requests({"html": None, "baseline": "main"}) == []
+
+
+def test_run_and_gate_write_the_html_report_vs_the_baseline(write_suite, tmp_path):
+    from click.testing import CliRunner
+    from conftest import MOCK_SUITE
+
+    from evalkit.cli.main import cli
+
+    def invoke(*args):
+        return CliRunner().invoke(cli, [*args, "--no-tracking"], catch_exceptions=False)
+
+    first = tmp_path / "first.html"
+    # no baseline named "main" yet: the run still passes and gets its report, uncompared
+    result = invoke(
+        "run",
+        str(write_suite()),
+        "-q",
+        "--run-id",
+        "r1",
+        "--html",
+        str(first),
+        "--baseline",
+        "main",
+    )
+    assert result.exit_code == 0, result.output
+    page = first.read_text()
+    assert page.startswith("<!DOCTYPE html>") and "r1" in page
+    assert 'id="baseline"' not in page
+    assert invoke("baseline", "set", "r1", "--name", "main").exit_code == 0
+
+    changed = write_suite(MOCK_SUITE.replace('"hot": "warm"', '"hot": "cold"'), name="b.yaml")
+    second = tmp_path / "out" / "second.html"
+    result = invoke(
+        "run", str(changed), "-q", "--run-id", "r2", "--html", str(second), "--baseline", "main"
+    )
+    assert result.exit_code == 0, result.output
+    page = second.read_text()
+    assert "compared with baseline run <code>r1</code>" in page
+    assert "warm" in page and "cold" in page  # the changed example, the baseline's and this run's
+
+    gated = tmp_path / "gate.html"
+    result = invoke("gate", "r2", "--html", str(gated), "--baseline", "r1")
+    assert result.exit_code == 0, result.output
+    assert "compared with baseline run <code>r1</code>" in gated.read_text()
