@@ -70,9 +70,16 @@ key_part() { printf '%s' "$1" | tr -c 'A-Za-z0-9._+-' '_'; }
 # The detection python: the venv's once it exists, else (dry run) the base interpreter.
 detect_python() { if [ -x "$vpy" ]; then echo "$vpy"; else echo "$base_python"; fi; }
 
+check_yaml() {
+  "$(detect_python)" -c 'import yaml' 2>/dev/null || die \
+    "a dry run reads the suite with PyYAML, which $(detect_python) lacks" \
+    "set EVALKIT_ACTION_PYTHON to a python that has it, e.g. .venv/bin/python"
+}
+
 detect() { # sets local, model_package, providers from the suite (and the extras)
   local_needed=false model_package=false providers=""
   if [ -n "$suite" ]; then
+    check_yaml
     local answer
     answer="$("$(detect_python)" "$here/detect.py" "$suite")" || exit 2
     local_needed="$(sed -n 's/^local=//p' <<<"$answer")"
