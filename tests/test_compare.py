@@ -38,9 +38,12 @@ def test_compare_pairs_examples_by_id(two_runs: tuple[Path, str, str]) -> None:
     assert {(c.example_id, c.a, c.b) for c in diff.changed} == {("q1", 1.0, 0.0), ("q4", 0.0, 1.0)}
     assert diff.only_b == ["q5"] and diff.only_a == []
     assert diff.n_pairs == 4
-    # the summary means: B also has q5, which fails (the mock echoes the question)
+    # each run's own value: B also has q5, which fails (the mock echoes the question)
     assert diff.a_mean == pytest.approx(0.75) and diff.b_mean == pytest.approx(0.6)
-    assert diff.diff == pytest.approx(-0.15)
+    # the difference is paired, over q1-q4 only: one up, one down, no change (issue 10: the
+    # unpaired -0.15 was a drop that no example had)
+    assert diff.a_paired == pytest.approx(0.75) and diff.b_paired == pytest.approx(0.75)
+    assert diff.diff == pytest.approx(0.0)
     assert diff.p_value == pytest.approx(1.0)  # one up, one down: no evidence either way
     assert any("suite file changed" in n for n in comparison.notes)
     assert any("datasets differ" in n for n in comparison.notes)
@@ -54,7 +57,7 @@ def test_compare_cli_prints_values_difference_and_changed_examples(
     assert result.exit_code == 0, result.output
     out = result.output
     assert "A = run-a" in out and "B = run-b" in out
-    assert "0.750" in out and "0.600" in out and "-0.150" in out
+    assert "0.750" in out and "0.600" in out and "+0.000" in out
     assert "q1: pass -> fail" in out and "q4: fail -> pass" in out
     assert "scored only in run B (1): q5" in out
     as_json = CliRunner().invoke(cli, ["compare", a, b, "--runs-dir", str(runs), "--json"])

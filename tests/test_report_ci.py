@@ -11,24 +11,27 @@ from evalkit.gates.evaluate import decide
 from evalkit.gates.regression import BaselineRun
 from evalkit.report.junit import junit_xml, write_junit
 from evalkit.report.markdown import markdown_report, write_markdown
+from evalkit.results.schema import RunSummary
 from evalkit.results.summary import aggregate
 from evalkit.suite.gates import parse_gates
 
 
 def summary_for(records, gates, baseline=None, status="complete"):
     verdict = decide(parse_gates(gates), records, baselines=lambda _: baseline)
-    return {
-        "run_id": "run-2",
-        "suite": "faq",
-        "status": status,
-        "stopped_reason": None if status == "complete" else "error budget spent",
-        "finished_at": "2026-11-27T10:00:00Z",
-        "counts": {"total": len(records), "done": len(records), "errors": 0, "cached": 0},
-        "cost": 0.0,
-        "cells": aggregate(records, ["v"], ["m"]),
-        "verdict": verdict.to_json(),
-        "flaky": verdict.flaky,
-    }
+    return RunSummary.model_validate(
+        {
+            "run_id": "run-2",
+            "suite": "faq",
+            "status": status,
+            "stopped_reason": None if status == "complete" else "error budget spent",
+            "finished_at": "2026-11-27T10:00:00Z",
+            "counts": {"total": len(records), "done": len(records), "errors": 0, "cached": 0},
+            "cost": 0.0,
+            "cells": aggregate(records, ["v"], ["m"]),
+            "verdict": verdict.to_doc(),
+            "flaky": verdict.flaky,
+        }
+    )
 
 
 def regressed_summary(**kw):
@@ -63,7 +66,7 @@ def test_junit_has_one_case_per_gate_and_says_why():
 
 def test_junit_failed_examples_and_incomplete_run(tmp_path):
     summary, records = regressed_summary(status="incomplete")
-    records[0]["output"] = "bad \x00 byte"
+    records[0].output = "bad \x00 byte"
     path = tmp_path / "out" / "junit.xml"
     write_junit(summary, path, records=records)
     root = ET.parse(path).getroot()  # parses: the NUL byte was replaced
@@ -104,7 +107,9 @@ def test_markdown_lists_flaky_examples():
     records = [rec("a", {"ok": r == 0}, repeat=r) for r in range(3)]
     records += [rec("b", {"ok": True}, repeat=r) for r in range(3)]
     verdict = decide(parse_gates([{"metric": "ok", "max_flaky": 0}]), records, repeats=3)
-    summary = summary_for(records, []) | {"verdict": verdict.to_json(), "flaky": verdict.flaky}
+    summary = summary_for(records, []).model_copy(
+        update={"verdict": verdict.to_doc(), "flaky": verdict.flaky}
+    )
     text = markdown_report(summary)
     assert "### Flaky examples (3 repeats)" in text
     assert "| v | m | ok | 1 | 1 | 0 | a |" in text

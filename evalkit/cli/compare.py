@@ -9,7 +9,8 @@ from typing import Any
 
 import click
 
-from evalkit.cli.common import handle_errors, runs_dir_option
+from evalkit.cli.common import handle_errors
+from evalkit.cli.options import runs_dir_option
 
 
 @click.command("compare")
@@ -57,9 +58,11 @@ def print_comparison(out: Any, comparison: Any, max_examples: int) -> None:
     out.print(f"A = {comparison.run_a}\nB = {comparison.run_b}")
     for note in comparison.notes:
         out.print(f"[yellow]note:[/yellow] {note}")
-    table = Table(title="B - A, paired by example id", title_justify="left")
-    for name in ("variant", "model", "metric", "A", "B", "B - A", "p", "pairs", "changed"):
-        table.add_column(name, justify="right" if name in ("A", "B", "B - A", "p") else "left")
+    title = "A and B: each run's own value; B - A: paired, over the examples both scored"
+    table = Table(title=title, title_justify="left")
+    numeric = ("A", "B", "A paired", "B paired", "B - A", "p")
+    for name in ("variant", "model", "metric", *numeric, "pairs", "changed"):
+        table.add_column(name, justify="right" if name in numeric else "left")
     for diff in comparison.diffs:
         table.add_row(
             diff.variant,
@@ -67,6 +70,8 @@ def print_comparison(out: Any, comparison: Any, max_examples: int) -> None:
             diff.metric,
             _fmt(diff.a_mean),
             _fmt(diff.b_mean),
+            _fmt(diff.a_paired),
+            _fmt(diff.b_paired),
             _delta(diff.diff),
             "-" if diff.p_value is None else f"{diff.p_value:.3g}",
             str(diff.n_pairs),
@@ -101,7 +106,7 @@ def _changed_summary(diff: Any) -> str:
     down = len(diff.changed) - up
     text = f"{up} up, {down} down" if diff.changed else "none"
     if diff.only_a or diff.only_b:
-        text += f" (+{len(diff.only_a)} only A, {len(diff.only_b)} only B)"
+        text += f" ({len(diff.only_a)} unpaired in A, {len(diff.only_b)} unpaired in B)"
     return text
 
 

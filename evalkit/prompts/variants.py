@@ -35,8 +35,10 @@ from jinja2 import Template
 
 from evalkit.errors import SuiteError
 from evalkit.records import Example, Message, stable_hash
-from evalkit.suite.loader import LoadedSuite, display_path, parse_yaml, text_line, validate_model
+from evalkit.suite.loader import LoadedSuite, display_path
 from evalkit.suite.schema import PromptVariant, Suite
+from evalkit.suite.validation import validate_model
+from evalkit.suite.yaml_lines import parse_yaml, text_line
 
 from .render import compile_template, render, template_variables
 

@@ -9,10 +9,17 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializeAsAny,
+    field_validator,
+    model_validator,
+)
 
 from evalkit.suite.gates import Gate
-from evalkit.suite.graders import GraderConfig
+from evalkit.suite.graders import GraderConfig, typed_grader
 
 PROMPT_FILE_SUFFIXES = (".jinja", ".j2", ".jinja2", ".txt", ".md", ".yaml", ".yml")
 
@@ -192,6 +199,14 @@ class TrackingConfig(Strict):
         return data
 
 
+class ReportConfig(Strict):
+    """A report written after every run, by a registered reporter (junit, markdown, html, ...)."""
+
+    type: str = Field(description="the reporter's registered name")
+    path: str = Field(description="where to write it, relative to the working directory")
+    options: dict[str, Any] = Field(default_factory=dict, description="the reporter's options")
+
+
 class PriceConfig(Strict):
     """A model's price in USD per 1M tokens (overrides evalkit's default price table)."""
 
@@ -214,11 +229,14 @@ class Suite(Strict):
     judges: list[ModelConfig] = Field(
         default_factory=list, description="judge models for graders (not part of the matrix)"
     )
-    graders: list[GraderConfig] = Field(
+    graders: list[SerializeAsAny[GraderConfig]] = Field(
         default_factory=list, description="LLM judges: rubric, closed_qa, factuality, pairwise"
     )
     gates: list[Gate] = Field(default_factory=list, description="what a release must clear")
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
+    reports: list[ReportConfig] = Field(
+        default_factory=list, description="reports written after every run (as --report)"
+    )
     prices: dict[str, PriceConfig] = Field(
         default_factory=dict,
         description="USD per 1M tokens by model name (or model id), over the default table",
@@ -234,6 +252,12 @@ class Suite(Strict):
         le=1,
         description="fraction of items allowed to fail before the run stops and exits 3",
     )
+
+    @field_validator("graders", mode="before")
+    @classmethod
+    def _typed_graders(cls, value: Any) -> Any:
+        # each entry validates against the config of its registered type (plugins included)
+        return [typed_grader(item) for item in value] if isinstance(value, list) else value
 
     @field_validator("tags", mode="before")
     @classmethod
