@@ -138,10 +138,17 @@ def test_example_github_workflow_keeps_the_cache_and_uses_the_reports():
     path = Path(__file__).parent.parent / "examples" / "github-actions.yml"
     workflow = yaml.safe_load(path.read_text())
     steps = workflow["jobs"]["evaluate"]["steps"]
-    uses = {s.get("uses", "").split("@")[0]: s for s in steps}
-    assert uses["actions/cache"]["with"]["path"] == "runs/cache.sqlite"
-    run = next(s["run"] for s in steps if "evalkit run" in s.get("run", ""))
-    assert "--junit evalkit-junit.xml" in run and "--markdown evalkit-summary.md" in run
+    # The example runs evalkit through the repository's action (action.yml), which keeps the
+    # response cache and writes the reports; the workflow reads the JUnit path it outputs.
+    evalkit = next(s for s in steps if s.get("uses", "").endswith("/evalkit@main"))
+    action = yaml.safe_load((path.parent.parent / "action.yml").read_text())
+    saved = next(s for s in action["runs"]["steps"] if s.get("name") == "Save the response cache")
+    assert saved["uses"].startswith("actions/cache/save@") and "always()" in saved["if"]
+    run_sh = (path.parent.parent / "action" / "run.sh").read_text()
+    assert 'cache.sqlite" ]; then out response-cache' in run_sh
+    assert '--junit "$reports/junit.xml" --markdown "$reports/summary.md"' in run_sh
+    report = next(s for s in steps if "junit-report" in s.get("uses", ""))
+    assert report["with"]["report_paths"] == f"${{{{ steps.{evalkit['id']}.outputs.junit }}}}"
     assert any("evalkit baseline set" in s.get("run", "") for s in steps)
 
 
