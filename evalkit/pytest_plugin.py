@@ -14,7 +14,7 @@ installed; `-p evalkit.pytest_plugin` loads it explicitly):
 
        def test_faq(evalkit_run):
            result = evalkit_run("suites/support_faq.yaml", limit=20)
-           assert result.summary["verdict"]["passed"], result.summary["verdict"]
+           assert result.passed, result.summary.verdict
 
 Options: --evalkit-runs-dir DIR (default: runs, or $EVALKIT_RUNS_DIR) and --evalkit-baseline
 NAME (compare every regression gate with it). The ini option `evalkit_suites` changes the file
@@ -136,9 +136,9 @@ class _SuiteItem(pytest.Item):
 class RunItem(_SuiteItem):
     def runtest(self) -> None:
         summary = self.suite_file.result().summary
-        if summary["status"] != "complete":
-            reason = summary.get("stopped_reason") or "not every item finished"
-            raise EvalkitFailure(f"run {summary['run_id']} is {summary['status']}: {reason}")
+        if summary.status != "complete":
+            reason = summary.stopped_reason or "not every item finished"
+            raise EvalkitFailure(f"run {summary.run_id} is {summary.status}: {reason}")
 
 
 class GateItem(_SuiteItem):
@@ -147,18 +147,18 @@ class GateItem(_SuiteItem):
         self.index = index
 
     def runtest(self) -> None:
-        verdict = self.suite_file.result().summary.get("verdict") or {}
-        results = [g for g in verdict.get("gates", []) if g.get("index") == self.index]
-        failed = [g for g in results if g["status"] == "fail"]
+        verdict = self.suite_file.result().summary.verdict
+        results = [g for g in (verdict.gates if verdict else []) if g.index == self.index]
+        failed = [g for g in results if g.status == "fail"]
         if failed:
-            raise EvalkitFailure("\n".join(f"{g['name']}: {g['message']}" for g in failed))
-        if results and all(g["status"] == "skip" for g in results):
-            pytest.skip(results[0]["message"])
+            raise EvalkitFailure("\n".join(f"{g.name}: {g.message}" for g in failed))
+        if results and all(g.status == "skip" for g in results):
+            pytest.skip(results[0].message)
 
 
 @pytest.fixture
 def evalkit_run(request: pytest.FixtureRequest) -> Callable[..., Any]:
-    """Run a suite: evalkit_run(path, **RunOptions fields) -> evalkit.api.RunResult."""
+    """Run a suite: evalkit_run(path, **RunOptions fields) -> evalkit.RunResult."""
 
     def run(suite: str | Path, **options: Any) -> Any:
         from evalkit.api import run_suite

@@ -9,9 +9,14 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-Message = dict[str, str]  # {"role": "system"|"user"|"assistant", "content": "..."}
+if TYPE_CHECKING:
+    from evalkit.results.schema import ResultRecord, ScoreDoc
+
+# {"role": "system"|"user"|"assistant", "content": "...", "name": "..."}: `name` only when
+# the prompt gave one (OpenAI-style few-shot turns); providers receive the keys as they are.
+Message = dict[str, str]
 
 
 def stable_hash(obj: Any, length: int = 16) -> str:
@@ -21,12 +26,26 @@ def stable_hash(obj: Any, length: int = 16) -> str:
 
 
 @dataclass(slots=True, frozen=True)
+class Assertions:
+    """A row's own assertions (an `assert` column or a suite's `tests:`), bound by the plan.
+
+    `metrics` are scored on this row after the suite's metrics; the row's own graders are bound
+    once per distinct config and know which examples they judge. `verdict` names the score that
+    says whether every assertion of the row passed (promptfoo's test verdict).
+    """
+
+    metrics: tuple[Any, ...] = ()  # evalkit.metrics.bind.BoundMetric (records imports nothing)
+    verdict: str | None = None
+
+
+@dataclass(slots=True, frozen=True)
 class Example:
     """One dataset row with its stable id (an id column, else a content hash of the row)."""
 
     id: str
     row: dict[str, Any]
     line: int | None = None  # line (JSONL/CSV) or index where the row came from, for messages
+    assertions: Assertions | None = field(default=None, compare=False)
 
 
 @dataclass(slots=True)
@@ -100,15 +119,16 @@ class Score:
     meta: dict[str, Any] | None = None
     skipped: bool = False  # not scored on purpose (a grader's only_if): counted, not unscored
 
-    def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"value": self.value, "passed": self.passed}
-        if self.reason is not None:
-            data["reason"] = self.reason
-        if self.meta:
-            data["meta"] = self.meta
-        if self.skipped:
-            data["skipped"] = True
-        return data
+    def to_doc(self) -> ScoreDoc:
+        from evalkit.results.schema import ScoreDoc
+
+        return ScoreDoc(
+            value=self.value,
+            passed=self.passed,
+            reason=self.reason,
+            meta=self.meta or None,
+            skipped=self.skipped,
+        )
 
 
 @dataclass(slots=True, frozen=True)
@@ -126,33 +146,31 @@ class WorkItem:
         return f"{self.example.id}|{self.variant}|{self.model}|{self.repeat}"
 
 
-RESULT_SCHEMA_VERSION = 1
-
-
 def result_record(
     run_id: str,
     item: WorkItem,
     messages: list[Message] | None,
     gen: Generation,
     scores: dict[str, Score],
-) -> dict[str, Any]:
-    """The JSON object written as one line of results.jsonl (the contract in DESIGN.md)."""
-    return {
-        "v": RESULT_SCHEMA_VERSION,
-        "run_id": run_id,
-        "key": item.key,
-        "example_id": item.example.id,
-        "variant": item.variant,
-        "model": item.model,
-        "repeat": item.repeat,
-        "inputs": item.example.row,
-        "messages": messages,
-        "output": gen.output,
-        "usage": {"input_tokens": gen.usage.input_tokens, "output_tokens": gen.usage.output_tokens},
-        "latency_ms": round(gen.latency_ms, 3),
-        "cost": gen.cost,
-        "cached": gen.cached,
-        "attempts": gen.attempts,
-        "scores": {name: s.to_json() for name, s in scores.items()},
-        "error": gen.error,
-    }
+) -> ResultRecord:
+    """The typed record written as one line of results.jsonl (the contract in DESIGN.md)."""
+    from evalkit.results.schema import ResultRecord, UsageDoc
+
+    return ResultRecord(
+        run_id=run_id,
+        key=item.key,
+        example_id=item.example.id,
+        variant=item.variant,
+        model=item.model,
+        repeat=item.repeat,
+        inputs=item.example.row,
+        messages=messages,
+        output=gen.output,
+        usage=UsageDoc(input_tokens=gen.usage.input_tokens, output_tokens=gen.usage.output_tokens),
+        latency_ms=round(gen.latency_ms, 3),
+        cost=gen.cost,
+        cached=gen.cached,
+        attempts=gen.attempts,
+        scores={name: s.to_doc() for name, s in scores.items()},
+        error=gen.error,
+    )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from evalkit.results.schema import ResultRecord
+
 
 def rec(
     example_id: str,
@@ -17,24 +19,28 @@ def rec(
     cost: float | None = None,
     inputs: dict[str, Any] | None = None,
     output: str | None = "out",
-) -> dict[str, Any]:
+    run_id: str = "current",
+) -> ResultRecord:
     """One record. A score given as a bool or 0/1 int is pass/fail; a float is a plain value;
     None is unscored; a dict is used as is."""
-    return {
-        "key": f"{example_id}|{variant}|{model}|{repeat}",
-        "example_id": example_id,
-        "variant": variant,
-        "model": model,
-        "repeat": repeat,
-        "inputs": inputs if inputs is not None else {"id": example_id},
-        "output": None if error else output,
-        "usage": {"input_tokens": 3, "output_tokens": 2},
-        "latency_ms": latency_ms,
-        "cost": cost,
-        "cached": False,
-        "scores": {} if error else {k: _score(v) for k, v in (scores or {}).items()},
-        "error": error,
-    }
+    return ResultRecord.model_validate(
+        {
+            "run_id": run_id,
+            "key": f"{example_id}|{variant}|{model}|{repeat}",
+            "example_id": example_id,
+            "variant": variant,
+            "model": model,
+            "repeat": repeat,
+            "inputs": inputs if inputs is not None else {"id": example_id},
+            "output": None if error else output,
+            "usage": {"input_tokens": 3, "output_tokens": 2},
+            "latency_ms": latency_ms,
+            "cost": cost,
+            "cached": False,
+            "scores": {} if error else {k: _score(v) for k, v in (scores or {}).items()},
+            "error": error,
+        }
+    )
 
 
 def _score(value: Any) -> dict[str, Any]:
@@ -47,7 +53,7 @@ def _score(value: Any) -> dict[str, Any]:
     return {"value": float(value), "passed": None}
 
 
-def pass_fail(outcomes: dict[str, bool], metric: str = "ok", **kw: Any) -> list[dict[str, Any]]:
+def pass_fail(outcomes: dict[str, bool], metric: str = "ok", **kw: Any) -> list[ResultRecord]:
     """One pass/fail record per example: {"e1": True, ...}."""
     return [rec(i, {metric: passed}, **kw) for i, passed in outcomes.items()]
 

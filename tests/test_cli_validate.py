@@ -12,7 +12,7 @@ import pytest
 import yaml
 from click.testing import CliRunner, Result
 
-from evalkit.checks import check_suite
+from evalkit.api import validate as check_suite
 from evalkit.cli.common import handle_errors
 from evalkit.cli.init import init_cmd
 from evalkit.cli.schema import schema_cmd
@@ -78,7 +78,7 @@ def test_validate_ok_prints_the_matrix(cli: click.Group, tmp_path: Path) -> None
         first == "OK suite 'cli-suite': 2 examples x 2 variants x 2 models x 2 repeats = 16 calls"
     )
     assert "plain, polite" in result.output
-    assert check_suite(tmp_path / "suite.yaml").calls == 16
+    assert check_suite(tmp_path / "suite.yaml").total == 16
 
 
 def test_validate_unknown_key(cli: click.Group, tmp_path: Path) -> None:
@@ -206,7 +206,7 @@ def test_init_scaffolds_a_suite_that_validates(cli: click.Group, tmp_path: Path)
     assert "evalkit validate" in result.output
     check = check_suite(target / "suite.yaml")
     assert check.loaded.suite.name == "my-eval"
-    assert check.variants == ["terse", "friendly"]
+    assert check.variant_names == ["terse", "friendly"]
     validated = invoke(cli, "validate", str(target / "suite.yaml"))
     assert validated.exit_code == 0, validated.output
 

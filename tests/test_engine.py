@@ -37,11 +37,11 @@ def test_run_writes_records_and_summary(write_suite, tmp_path):
     ):
         assert key in first
     assert result.status == "complete" and result.exit_code == 0
-    cells = {(c["variant"], c["model"]): c for c in result.summary["cells"]}
-    contains = cells[("plain", "mock")]["metrics"]["contains"]
-    assert contains["kind"] == "pass_rate"
-    assert contains["n"] == 4 and contains["mean"] == pytest.approx(0.75)  # "warm" != "cold"
-    assert contains["ci_low"] < 0.75 < contains["ci_high"]
+    cells = {(c.variant, c.model): c for c in result.summary.cells}
+    contains = cells[("plain", "mock")].metrics["contains"]
+    assert contains.kind == "pass_rate"
+    assert contains.n == 4 and contains.mean == pytest.approx(0.75)  # "warm" != "cold"
+    assert contains.ci_low < 0.75 < contains.ci_high
     assert (result.run_dir / "summary.json").exists()
     assert json.loads((result.run_dir / "run.json").read_text())["suite"]["name"] == "mock-suite"
 
@@ -60,10 +60,10 @@ def test_second_run_is_served_from_cache(write_suite):
     assert MockProvider.CALLS["mock"] == 8
     again = run_suite(suite)
     assert MockProvider.CALLS["mock"] == 8  # no new calls
-    assert again.summary["counts"]["cached"] == 8
+    assert again.summary.counts.cached == 8
     assert again.stats.calls == 0
     fresh = run_suite(suite, RunOptions(no_cache=True))
-    assert fresh.summary["counts"]["cached"] == 0 and MockProvider.CALLS["mock"] == 16
+    assert fresh.summary.counts.cached == 0 and MockProvider.CALLS["mock"] == 16
 
 
 def test_repeats_are_independent_cache_entries(write_suite):
@@ -71,7 +71,7 @@ def test_repeats_are_independent_cache_entries(write_suite):
     suite = write_suite(text)
     MockProvider.CALLS.clear()
     result = run_suite(suite)
-    assert result.summary["counts"]["done"] == 24
+    assert result.summary.counts.done == 24
     assert MockProvider.CALLS["mock"] == 24
 
 
@@ -86,7 +86,7 @@ def test_failed_call_is_recorded_and_run_goes_on(write_suite):
     failed = [r for r in read_results(result.run_dir) if r["error"]]
     assert len(failed) == 2 and failed[0]["example_id"] == "q3"
     assert failed[0]["output"] is None and "mock failure" in failed[0]["error"]
-    assert result.summary["counts"]["errors"] == 2
+    assert result.summary.counts.errors == 2
     assert result.status == "complete"
 
 
@@ -99,7 +99,7 @@ def test_error_budget_stops_the_run_with_exit_3(write_suite):
     # every question has a "?": every call fails, the default budget (10%) is exceeded
     result = run_suite(write_suite(text))
     assert result.status == "incomplete" and result.exit_code == 3
-    assert "error budget" in result.summary["stopped_reason"]
+    assert "error budget" in result.summary.stopped_reason
 
 
 def test_retryable_failures_are_retried(write_suite):
@@ -129,12 +129,12 @@ def test_resume_skips_done_items_and_retries_failed(write_suite, tmp_path):
     resumed = run_suite(None, RunOptions(resume=first.run_id, no_cache=True))
     assert resumed.skipped == 3
     assert MockProvider.CALLS["mock"] == 5  # 8 - 3 done; the failed one is retried
-    keys = [r["key"] for r in resumed_records(resumed.run_dir)]
+    keys = [r.key for r in resumed_records(resumed.run_dir)]
     assert len(keys) == len(set(keys)) == 8
     assert resumed.status == "complete"
 
 
-def resumed_records(run_dir: Path) -> list[dict]:
+def resumed_records(run_dir: Path) -> list:
     from evalkit.results.store import RunStore
 
     return RunStore(run_dir.parent, run_dir.name).records()

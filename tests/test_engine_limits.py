@@ -6,10 +6,10 @@ import random
 
 import pytest
 
+from evalkit.engine.calls import Metered, request_tokens
 from evalkit.engine.pricing import estimate_tokens
 from evalkit.engine.ratelimit import RateLimiter
 from evalkit.engine.retry import RetryPolicy, call_with_retries
-from evalkit.engine.runner import Metered, request_tokens
 from evalkit.errors import ProviderError
 from evalkit.records import Generation, GenerationRequest, Usage
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import textwrap
 
@@ -13,6 +14,7 @@ from evalkit.errors import EXIT_GATE_FAILED, EXIT_INCOMPLETE, EXIT_OK, SuiteErro
 from evalkit.gates.apply import check_gates, exit_code
 from evalkit.gates.evaluate import decide
 from evalkit.gates.regression import BaselineRun
+from evalkit.results.schema import RunSummary
 from evalkit.suite.gates import (
     CostGate,
     RegressionGate,
@@ -260,8 +262,8 @@ def test_max_flaky_and_the_flaky_list():
     assert gate.observed == 2 and not gate.passed
     assert [e["example_id"] for e in gate.examples] == ["a", "c"]
     (entry,) = verdict.flaky
-    assert entry["flaky"] == ["a", "c"] and entry["counts"]["stable_pass"] == 1
-    assert entry["pass_hat_k"]["3"] == pytest.approx(1 / 3)
+    assert entry.flaky == ["a", "c"] and entry.counts["stable_pass"] == 1
+    assert entry.pass_hat_k["3"] == pytest.approx(1 / 3)
 
 
 # --- regression gates --------------------------------------------------------------------------
@@ -399,18 +401,21 @@ def test_baseline_variant_compares_across_variant_names():
 
 
 def test_exit_codes_incomplete_wins_over_gates():
+    def summary(status, verdict):
+        return RunSummary.model_validate({"run_id": "r", "status": status, "verdict": verdict})
+
     failed = {"passed": False}
-    assert exit_code({"status": "complete", "verdict": None}) == EXIT_OK
-    assert exit_code({"status": "complete", "verdict": {"passed": True}}) == EXIT_OK
-    assert exit_code({"status": "complete", "verdict": failed}) == EXIT_GATE_FAILED
-    assert exit_code({"status": "incomplete", "verdict": failed}) == EXIT_INCOMPLETE
-    assert exit_code({"status": "incomplete", "verdict": {"passed": True}}) == EXIT_INCOMPLETE
+    assert exit_code(summary("complete", None)) == EXIT_OK
+    assert exit_code(summary("complete", {"passed": True})) == EXIT_OK
+    assert exit_code(summary("complete", failed)) == EXIT_GATE_FAILED
+    assert exit_code(summary("incomplete", failed)) == EXIT_INCOMPLETE
+    assert exit_code(summary("incomplete", {"passed": True})) == EXIT_INCOMPLETE
 
 
 def test_verdict_json_has_no_nan():
     records = [rec("only", {"ok": True})]
     verdict = verdict_of([{"metric": "ok", "min": 0.5, "stat": "p50"}], [*records])
-    data = verdict.to_json()
+    data = json.loads(verdict.to_doc().model_dump_json())
     gate = data["gates"][0]
     assert gate["statistics"]["ci_low"] is None  # undefined for one value: null, not NaN
     assert all(not (isinstance(v, float) and math.isnan(v)) for v in gate["statistics"].values())

@@ -86,7 +86,11 @@ def test_regressed_prompt_exits_1_and_reports_say_why(write_suite, tmp_path, run
     text = md.read_text()
     assert text.startswith("## ❌ evalkit · release-suite: FAILED: 2 of 3 gate checks failed")
     assert "### Examples scored lower than the baseline" in text
-    assert "| q0 | 1 | 0 | Question 0? |" in text
+    # input, expected, the baseline's output and the current one (the mock echoes the prompt)
+    assert (
+        "| q0 | 1 | 0 | Question 0? | answer-0 | Question 0? Answer: answer-0 | Question 0? |"
+        in text
+    )
 
     summary = json.loads((runs / "r2" / "summary.json").read_text())
     assert summary["verdict"]["passed"] is False
@@ -107,12 +111,17 @@ def test_gate_command_redecides_without_calling_a_model(write_suite, tmp_path, r
     ]
     assert len(examples) == 8
 
-    assert invoke("gate", "r1").exit_code == 0  # the baseline against itself
-    # compare r2 with itself instead of the baseline: no regression, but still below 0.75
+    # the baseline gated against itself would show no change whatever it did (issue 10): an
+    # error that says so, not a silent pass
+    itself = invoke("gate", "r1")
+    assert itself.exit_code == 1 and "is this run (r1)" in itself.output
     assert invoke("gate", "r2", "--baseline", "r2").exit_code == 1
     verdict = json.loads((runs / "r2" / "summary.json").read_text())["verdict"]
-    assert "no significant regression" in verdict["gates"][2]["message"]
-    assert verdict["gates"][2]["statistics"]["baseline_run_id"] == "r2"
+    assert "is this run (r2)" in verdict["gates"][2]["message"]
+    # against the baseline again, as the suite says: the regression is back
+    assert invoke("gate", "r2", "--baseline", "r1").exit_code == 1
+    verdict = json.loads((runs / "r2" / "summary.json").read_text())["verdict"]
+    assert verdict["gates"][2]["statistics"]["baseline_run_id"] == "r1"
 
     lenient = write_suite(
         SUITE.format(prompt=BAD)

@@ -25,7 +25,7 @@ from evalkit.graders.levels import PAIRWISE
 from evalkit.graders.parse import label_probs, parse_judgement, score_token_logprobs
 from evalkit.graders.reference import closed_qa_levels, factuality_levels
 from evalkit.graders.rubric import rubric_levels
-from evalkit.providers import base as provider_base
+from evalkit.plugins.registry import registry
 from evalkit.providers.mock import MockProvider
 from evalkit.records import Generation, GenerationRequest, Usage
 from evalkit.suite.graders import RubricGrader
@@ -102,8 +102,8 @@ def records(result: Any) -> dict[str, dict[str, Any]]:
     return {json.loads(line)["example_id"]: json.loads(line) for line in lines}
 
 
-def stats(result: Any, name: str) -> dict[str, Any]:
-    return result.summary["cells"][0]["metrics"][name]
+def stats(result: Any, name: str) -> Any:
+    return result.summary.cells[0].metrics[name]
 
 
 def rubric(**fields: Any) -> dict[str, Any]:
@@ -212,7 +212,7 @@ def test_rubric_scores_with_reason_meta_and_judge_hash(tmp_path: Path) -> None:
     meta = score["meta"]
     assert meta["judge"] == "judge" and meta["mode"] == "text" and meta["label"] == "4"
     assert len(meta["judge_hash"]) == 16 and meta["reasoning"] == "it is right"
-    assert stats(result, "ok")["mean"] == 4.0 and stats(result, "ok")["pass_rate"] == 1.0
+    assert stats(result, "ok").mean == 4.0 and stats(result, "ok").pass_rate == 1.0
     graders = json.loads((result.run_dir / "run.json").read_text())["graders"]
     assert graders[0]["name"] == "ok" and graders[0]["judges"] == ["judge"]
 
@@ -227,7 +227,7 @@ def test_unreadable_answer_is_retried_once_then_scored(tmp_path: Path) -> None:
     assert score["value"] == 1.0 and score["meta"]["retried"] == 1
     assert score["meta"]["calls"] == 2
     assert MockProvider.CALLS["judge"] == 2 * len(ROWS)
-    assert result.summary["judging"]["graders"]["ok"]["calls"] == 2 * len(ROWS)
+    assert result.summary.judging.graders["ok"].calls == 2 * len(ROWS)
 
 
 def test_unreadable_after_retry_is_unscored_never_zero_or_pass(tmp_path: Path) -> None:
@@ -238,7 +238,7 @@ def test_unreadable_after_retry_is_unscored_never_zero_or_pass(tmp_path: Path) -
     assert score["value"] is None and score["passed"] is None
     assert "no score in the judge's answer" in score["reason"]
     assert "after a retry" in score["reason"]
-    assert stats(result, "ok")["n"] == 0 and stats(result, "ok")["n_unscored"] == len(ROWS)
+    assert stats(result, "ok").n == 0 and stats(result, "ok").n_unscored == len(ROWS)
     assert result.exit_code == 1  # the unscored-rate gate reads them
 
 
@@ -247,7 +247,7 @@ def test_failed_judge_call_is_unscored_with_the_providers_reason(tmp_path: Path)
     result = run(write(tmp_path, [rubric()], [judge]))
     score = records(result)["q1"]["scores"]["ok"]
     assert score["value"] is None and "judge call failed: mock failure" in score["reason"]
-    assert result.summary["counts"]["errors"] == 0  # the item itself did not fail
+    assert result.summary.counts.errors == 0  # the item itself did not fail
 
 
 def test_only_if_passed_skips_and_counts_without_calling_the_judge(tmp_path: Path) -> None:
@@ -256,8 +256,8 @@ def test_only_if_passed_skips_and_counts_without_calling_the_judge(tmp_path: Pat
     q4 = records(result)["q4"]["scores"]["ok"]  # "warm" does not contain "cold"
     assert q4["skipped"] is True and q4["value"] is None
     assert q4["reason"] == "skipped: metric contains failed"
-    assert stats(result, "ok")["skipped"] == 1 and stats(result, "ok")["n"] == 3
-    assert stats(result, "ok")["n_unscored"] == 0
+    assert stats(result, "ok").skipped == 1 and stats(result, "ok").n == 3
+    assert stats(result, "ok").n_unscored == 0
     assert MockProvider.CALLS["judge"] == 3
 
 
@@ -279,7 +279,7 @@ def test_only_if_names_metrics(tmp_path: Path) -> None:
             metrics=[{"contains": "{{ expected }}"}, {"type": "length", "max_words": 1}],
         )
     )
-    assert stats(result, "ok")["skipped"] == 1  # length fails on q1..q3, but is not named
+    assert stats(result, "ok").skipped == 1  # length fails on q1..q3, but is not named
 
 
 def test_reference_graders_and_missing_reference(tmp_path: Path) -> None:
@@ -387,7 +387,8 @@ def create_recorder(config: Any, base_dir: Path) -> Recorder:
 
 @pytest.fixture
 def recorder(monkeypatch: pytest.MonkeyPatch) -> type[Recorder]:
-    monkeypatch.setitem(provider_base._REGISTRY, "recorder", "test_graders:create_recorder")
+    entries = registry().entries["provider"]
+    monkeypatch.setitem(entries, "recorder", "test_graders:create_recorder")
     Recorder.requests = []
     Recorder.label_calls = 0
     return Recorder
@@ -485,19 +486,19 @@ def test_pairwise_judges_both_orders_and_reports_win_rate(tmp_path: Path) -> Non
     assert [o["winner"] for o in first["orders"]] == ["a", "a"]
     assert first["outcome"] == "a" and first["inconsistent"] is False
     assert first["a"]["variant"] == "good" and first["a"]["output"].startswith("GOOD")
-    summary = result.summary["pairwise"]["duel"]
-    assert (summary["a"], summary["b"], summary["by"]) == ("good", "bad", "variant")
-    overall = summary["overall"]
+    summary = result.summary.pairwise["duel"]
+    assert (summary.a, summary.b, summary.by) == ("good", "bad", "variant")
+    overall = summary.overall.model_dump()
     assert overall["wins_a"] == 4 and overall["win_rate_a"] == 1.0 and overall["n"] == 4
-    assert summary["cells"][0]["model"] == "mock"
+    assert summary.cells[0].model == "mock"
     assert MockProvider.CALLS["judge"] == 2 * len(ROWS)
-    assert result.summary["judging"]["calls"] == 2 * len(ROWS)
+    assert result.summary.judging.calls == 2 * len(ROWS)
 
 
 def test_position_bias_becomes_inconsistent_ties(tmp_path: Path) -> None:
     judge = mock_judge(response='{"reasoning": "the first one", "score": "1"}')
     result = run(pairwise_suite(tmp_path, judge))
-    overall = result.summary["pairwise"]["duel"]["overall"]
+    overall = result.summary.pairwise["duel"].overall.model_dump()
     assert overall["ties"] == 4 and overall["inconsistent"] == 4
     assert overall["wins_a"] == overall["wins_b"] == 0
     assert overall["win_rate_a"] == 0.5
@@ -524,7 +525,7 @@ def test_pairwise_resume_judges_only_missing_pairs(tmp_path: Path) -> None:
     calls = MockProvider.CALLS["judge"]
     resumed = run_suite(None, RunOptions(runs_dir=tmp_path / "runs", resume=result.run_id))
     assert len(pairs(resumed)) == len(ROWS)
-    assert resumed.summary["pairwise"]["duel"]["overall"]["ties"] == len(ROWS)
+    assert resumed.summary.pairwise["duel"].overall.ties == len(ROWS)
     assert MockProvider.CALLS["judge"] == calls  # the missing pairs came from the cache
 
 
@@ -539,7 +540,7 @@ def test_calibration_accuracy_and_kappa_match_hand_computed_values(tmp_path: Pat
         responses={"[Output]\nIt is blue": '{"reasoning": "r", "score": "fail"}'},
     )
     result = run(write(tmp_path, [rubric(human_label="human")], [judge]))
-    calibration = result.summary["calibration"]["ok"]
+    calibration = result.summary.calibration["ok"].model_dump()
     assert calibration["accuracy"] == pytest.approx(0.75)
     assert calibration["kappa"] == pytest.approx(0.5)
     assert calibration["n"] == 4 and calibration["n_missing"] == 0
@@ -588,7 +589,7 @@ def test_numeric_calibration_with_quadratic_kappa_and_per_judge() -> None:
             "scores": {"g": {"value": 2.0, "meta": {"label": "2"}}},
         }
     )
-    result = grader_calibration(recs, grader, "h")  # type: ignore[arg-type]
+    result = grader_calibration(_records(recs), grader, "h")
     assert result["accuracy"] == pytest.approx(0.5) and result["n"] == 4
     assert result["kappa"] == pytest.approx(0.2)
     assert result["kappa_quadratic"] == pytest.approx(1 - 0.5 / 1.375)
@@ -660,7 +661,7 @@ def test_judges_are_checked_like_models(tmp_path: Path) -> None:
 
 
 def test_estimated_judge_calls_and_validate_lists_graders(tmp_path: Path) -> None:
-    from evalkit.graders.hook import estimate_judge_calls
+    from evalkit.graders.summary import estimate_judge_calls
     from evalkit.plan import prepare
 
     graders = [
@@ -674,3 +675,22 @@ def test_estimated_judge_calls_and_validate_lists_graders(tmp_path: Path) -> Non
     assert estimate_judge_calls(plan) == {"judge": 16, "other": 8}
     out = CliRunner().invoke(cli, ["validate", str(path)])
     assert "graders   ok (rubric: judge), pairwise (pairwise: other)" in out.output
+
+
+def _records(partial: list[dict[str, Any]]) -> list[Any]:
+    """Typed records from the few fields a test cares about."""
+    from evalkit.results.schema import ResultRecord
+
+    return [
+        ResultRecord.model_validate(
+            {
+                "run_id": "r",
+                "key": f"e{i}|v|m|0",
+                "example_id": f"e{i}",
+                "variant": "v",
+                "model": "m",
+                **fields,
+            }
+        )
+        for i, fields in enumerate(partial)
+    ]

@@ -88,7 +88,7 @@ def test_openai_judge_in_text_mode_is_parsed_and_priced(
     assert judged["value"] == 1.0 and judged["passed"] is True
     assert judged["meta"]["mode"] == "text" and judged["meta"]["cost"] > 0
     assert "response_format" not in server.stats()["last_request"]["body"]
-    judging = result.summary["judging"]
+    judging = result.summary.judging.model_dump()
     assert judging["calls"] == len(ROWS) and judging["cost"] == pytest.approx(
         sum(
             json.loads(line)["scores"]["ok"]["meta"]["cost"]

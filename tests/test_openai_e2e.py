@@ -19,7 +19,8 @@ import pytest
 from click.testing import CliRunner, Result
 from fault_server import FaultServer
 
-from evalkit.api import RunOptions, _warn_unpriced, dry_run, run_suite
+from evalkit.api import RunOptions, dry_run, run_suite
+from evalkit.api.session import _warn_unpriced
 from evalkit.cli.main import cli
 
 # USD per 1M tokens: big enough that one item costs about a tenth of a cent
@@ -179,7 +180,7 @@ def test_rate_limited_model_keeps_its_pace(server: FaultServer, tmp_path: Path):
     start = time.perf_counter()
     result = run_suite(suite)
     assert time.perf_counter() - start >= 0.55
-    assert result.summary["counts"]["done"] == 16 and result.summary["counts"]["errors"] == 0
+    assert result.summary.counts.done == 16 and result.summary.counts.errors == 0
 
 
 # --- cost -----------------------------------------------------------------------------------
@@ -210,12 +211,12 @@ def test_cost_per_item_cell_and_run(server: FaultServer, tmp_path: Path):
         else:
             assert record["cost"] is None  # a failed call is not billed
     assert sum(r["error"] is None for r in got) == 4
-    for cell in result.summary["cells"]:
+    for cell in result.summary.model_dump()["cells"]:
         assert cell["cost"]["total"] == pytest.approx(per_cell[cell["variant"]])
         assert cell["cost"]["per_item"] == pytest.approx(per_cell[cell["variant"]] / 2)
     total = sum(per_cell.values())
-    assert result.summary["cost"] == pytest.approx(total)
-    assert result.summary["spent"] == {
+    assert result.summary.cost == pytest.approx(total)
+    assert result.summary.spent.model_dump() == {
         "total": pytest.approx(total),
         "by_model": {"gpt": pytest.approx(total)},
     }
@@ -227,8 +228,8 @@ def test_cached_items_keep_their_cost_but_spend_nothing(server: FaultServer, tmp
     again = run_suite(suite)
     (record,) = [json.loads(x) for x in (again.run_dir / "results.jsonl").read_text().splitlines()]
     assert record["cached"] and record["cost"] == pytest.approx(expected_cost("cache me"))
-    assert again.summary["cost"] == pytest.approx(expected_cost("cache me"))
-    assert again.summary["spent"]["total"] == 0.0
+    assert again.summary.cost == pytest.approx(expected_cost("cache me"))
+    assert again.summary.spent.total == 0.0
     assert server.stats()["requests"] == 1
 
 
@@ -238,7 +239,7 @@ def test_a_changed_price_reprices_cached_outputs(server: FaultServer, tmp_path: 
     suite.write_text(suite.read_text().replace(f"{PRICE_IN}", f"{2 * PRICE_IN}"))
     again = run_suite(suite)
     words = 2  # "reprice me"
-    assert again.summary["cost"] == pytest.approx(
+    assert again.summary.cost == pytest.approx(
         (words * 2 * PRICE_IN + (words + 1) * PRICE_OUT) / 1_000_000
     )
 
@@ -246,13 +247,13 @@ def test_a_changed_price_reprices_cached_outputs(server: FaultServer, tmp_path: 
 def test_loopback_models_are_free_without_a_price(server: FaultServer, tmp_path: Path):
     text = suite_text(server, model={"model": "gpt-4o-mini"})  # priced, but served locally
     result = run_suite(write(tmp_path, text, ["local"]))
-    assert result.summary["cost"] == 0.0 and result.summary["cells"][0]["cost"]["total"] == 0.0
+    assert result.summary.cost == 0.0 and result.summary.cells[0].cost.total == 0.0
 
 
 def test_prices_may_name_the_model_id(server: FaultServer, tmp_path: Path):
     text = suite_text(server, prices={"gpt": {"input": PRICE_IN, "output": PRICE_OUT}})
     result = run_suite(write(tmp_path, text, ["by id"]))
-    assert result.summary["cost"] == pytest.approx(expected_cost("by id"))
+    assert result.summary.cost == pytest.approx(expected_cost("by id"))
 
 
 # --- max_cost -------------------------------------------------------------------------------

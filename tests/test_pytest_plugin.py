@@ -90,7 +90,7 @@ def test_evalkit_run_fixture(pytester):
         test_faq="""
         def test_faq(evalkit_run):
             result = evalkit_run("evalkit_faq.yaml", limit=3)
-            assert result.summary["verdict"]["passed"]
+            assert result.summary.verdict.passed
             assert result.exit_code == 0
         """
     )

@@ -12,8 +12,9 @@ import yaml
 from evalkit.errors import SuiteError
 from evalkit.records import stable_hash
 from evalkit.suite.jsonschema import suite_json_schema
-from evalkit.suite.loader import format_loc, load_suite, resolve_path
+from evalkit.suite.loader import load_suite, resolve_path
 from evalkit.suite.schema import PromptVariant
+from evalkit.suite.yaml_lines import format_loc
 
 VALID = """\
 name: demo

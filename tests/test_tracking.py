@@ -294,6 +294,7 @@ def _everything_logged(client, experiment, folder: Path) -> str:
 
 def _synthetic_run(runs: Path, examples: int, variants: tuple[str, ...] = ("a", "b")) -> Path:
     """A finished run of examples x variants items written straight into a run folder."""
+    from evalkit.results.schema import ResultRecord, RunManifest, RunSummary
     from evalkit.results.store import RunStore
     from evalkit.results.summary import aggregate
 
@@ -310,40 +311,45 @@ def _synthetic_run(runs: Path, examples: int, variants: tuple[str, ...] = ("a", 
         "repeats": 1,
         "total": examples * len(variants),
     }
-    store.create(manifest, "name: t-scale\n")
+    store.create(RunManifest.model_validate(manifest), "name: t-scale\n")
     for variant in variants:
         for i in range(examples):
             question = f"question {i}: a prompt about as long as a real customer question"
             store.append(
-                {
-                    "key": f"e{i}|{variant}|m|0",
-                    "example_id": f"e{i}",
-                    "variant": variant,
-                    "model": "m",
-                    "repeat": 0,
-                    "inputs": {"id": f"e{i}", "q": question, "expected": "x"},
-                    "messages": [{"role": "user", "content": f"{variant} {question}"}],
-                    "output": "an answer of a few words " * 4,
-                    "usage": {"input_tokens": 20, "output_tokens": 10},
-                    "latency_ms": float(i % 97),
-                    "cost": 0.0001,
-                    "cached": False,
-                    "scores": {
-                        "contains": {"value": float(i % 3 > 0), "passed": i % 3 > 0},
-                        "rouge": {"value": (i % 10) / 10, "passed": None},
-                    },
-                    "error": None,
-                }
+                ResultRecord.model_validate(
+                    {
+                        "run_id": store.run_id,
+                        "key": f"e{i}|{variant}|m|0",
+                        "example_id": f"e{i}",
+                        "variant": variant,
+                        "model": "m",
+                        "repeat": 0,
+                        "inputs": {"id": f"e{i}", "q": question, "expected": "x"},
+                        "messages": [{"role": "user", "content": f"{variant} {question}"}],
+                        "output": "an answer of a few words " * 4,
+                        "usage": {"input_tokens": 20, "output_tokens": 10},
+                        "latency_ms": float(i % 97),
+                        "cost": 0.0001,
+                        "cached": False,
+                        "scores": {
+                            "contains": {"value": float(i % 3 > 0), "passed": i % 3 > 0},
+                            "rouge": {"value": (i % 10) / 10, "passed": None},
+                        },
+                        "error": None,
+                    }
+                )
             )
     store.close()
     records = store.records()
-    store.write_json(
-        "summary.json",
-        {
-            "status": "complete",
-            "counts": {"total": len(records), "done": len(records), "errors": 0, "cached": 0},
-            "cells": aggregate(records, list(variants), ["m"]),
-        },
+    store.write_summary(
+        RunSummary.model_validate(
+            {
+                "run_id": store.run_id,
+                "status": "complete",
+                "counts": {"total": len(records), "done": len(records), "errors": 0, "cached": 0},
+                "cells": aggregate(records, list(variants), ["m"]),
+            }
+        )
     )
     return store.dir
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import click
 
-from evalkit.cli.common import handle_errors, runs_dir_option
-from evalkit.cli.gate import with_tracking_options
+from evalkit.cli.common import handle_errors
+from evalkit.cli.options import runs_dir_option, with_tracking_options
 
 
 @click.group("baseline")
@@ -28,22 +28,30 @@ def baseline_group() -> None:
 @baseline_group.command("set")
 @click.argument("run_id")
 @click.option("--name", default="main", show_default=True, help="The baseline's name.")
+@click.option(
+    "--force", is_flag=True, help="Accept a run that did not complete or failed its gates."
+)
 @runs_dir_option()
 @with_tracking_options
 @handle_errors
 def set_cmd(
-    run_id: str, name: str, runs_dir: Path | None, tracking_uri: str | None, no_tracking: bool
+    run_id: str,
+    name: str,
+    force: bool,
+    runs_dir: Path | None,
+    tracking_uri: str | None,
+    no_tracking: bool,
 ) -> None:
     """Mark RUN_ID as the baseline NAME (replacing the run it named before).
 
     With tracking on, the run is also logged to MLflow if it is not yet, and tagged there
     (run and experiment tag evalkit.baseline.NAME), for CI runners that share the server.
     """
-    from evalkit.results.baselines import list_baselines, set_baseline
+    from evalkit.gates.baselines import list_baselines, set_baseline
 
     previous = list_baselines(runs_dir).get(name)
     entry = set_baseline(
-        run_id, name, runs_dir, tracking_uri=tracking_uri, tracking=not no_tracking
+        run_id, name, runs_dir, tracking_uri=tracking_uri, tracking=not no_tracking, force=force
     )
     where = "locally and in MLflow" if entry["tracked"] else "locally"
     was = f" (was {previous['run_id']})" if previous and previous["run_id"] != run_id else ""
@@ -63,7 +71,7 @@ def set_cmd(
 @handle_errors
 def list_cmd(runs_dir: Path | None) -> None:
     """List the baselines and the runs they name."""
-    from evalkit.results.baselines import list_baselines
+    from evalkit.gates.baselines import list_baselines
 
     baselines = list_baselines(runs_dir)
     if not baselines:

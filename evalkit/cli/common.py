@@ -16,7 +16,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import ParamSpec, TypeVar
 
 import click
 
@@ -56,13 +56,3 @@ suite_argument = click.argument(
     # no exists=True: load_suite's own message says what to do about a missing file
     type=click.Path(dir_okay=True, path_type=Path),
 )
-
-
-def runs_dir_option(help_text: str = "Where runs are kept") -> Callable[[Callable[P, R]], Any]:
-    """`--runs-dir`, shared by every command that reads or writes runs/."""
-    return click.option(
-        "--runs-dir",
-        type=click.Path(file_okay=False, path_type=Path),
-        default=None,
-        help=f"{help_text} [default: runs, or $EVALKIT_RUNS_DIR].",
-    )

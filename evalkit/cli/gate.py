@@ -13,57 +13,8 @@ from typing import Any
 
 import click
 
-from evalkit.cli.common import handle_errors, runs_dir_option
-
-report_options = [
-    click.option(
-        "--junit",
-        "junit",
-        type=click.Path(dir_okay=False, path_type=Path),
-        help="Write JUnit XML: one test case per gate check.",
-    ),
-    click.option(
-        "--junit-examples",
-        is_flag=True,
-        help="Also add one failing JUnit test case per failed example.",
-    ),
-    click.option(
-        "--markdown",
-        "markdown",
-        type=click.Path(dir_okay=False, path_type=Path),
-        help="Write a Markdown summary (also appended to $GITHUB_STEP_SUMMARY when set).",
-    ),
-    click.option(
-        "--baseline",
-        metavar="NAME_OR_RUN_ID",
-        help="Compare every regression gate with this baseline instead of the suite's.",
-    ),
-]
-
-
-tracking_options = [
-    click.option(
-        "--tracking-uri",
-        metavar="URI",
-        help="MLflow server or store, for baselines kept there [default: $MLFLOW_TRACKING_URI,"
-        " the suite's tracking.uri, else <runs-dir>/mlflow.db].",
-    ),
-    click.option("--no-tracking", is_flag=True, help="Do not use MLflow (local baselines only)."),
-]
-
-
-def with_tracking_options(fn: Any) -> Any:
-    """--tracking-uri and --no-tracking, for `gate` and `baseline set`."""
-    for option in reversed(tracking_options):
-        fn = option(fn)
-    return fn
-
-
-def with_report_options(fn: Any) -> Any:
-    """--junit, --junit-examples, --markdown and --baseline, shared by `run` and `gate`."""
-    for option in reversed(report_options):
-        fn = option(fn)
-    return fn
+from evalkit.cli.common import handle_errors
+from evalkit.cli.options import runs_dir_option, with_report_options, with_tracking_options
 
 
 @click.command("gate")
@@ -97,71 +48,32 @@ def gate_cmd(
     downloaded into it.
     """
     from rich.console import Console
+    from rich.markup import escape
 
-    from evalkit.gates.apply import decide_and_store, exit_code, gates_of_run
+    from evalkit.api import gate
+    from evalkit.cli.options import check_reporters, report_requests
+    from evalkit.gates.apply import exit_code
+    from evalkit.report.base import write_reports
     from evalkit.report.gate_text import print_verdict
-    from evalkit.results.store import RunStore, default_runs_dir
+    from evalkit.results.store import default_runs_dir, load_run
 
+    requests = report_requests(report)
+    check_reporters(requests)
+    err = Console(stderr=True)
     folder = runs_dir or default_runs_dir()
-    store = RunStore.open_existing(folder, run_id)
-    gates, repeats = gates_of_run(store)
-    if suite is not None:
-        gates, repeats = _suite_gates(suite)
-    previous = store.summary()
-    summary = decide_and_store(
-        store,
-        gates,
-        repeats=repeats,
+    summary = gate(
+        run_id,
         runs_dir=folder,
+        suite=suite,
         baseline=report["baseline"],
         tracking_uri=tracking_uri,
         tracking=not no_tracking,
+        notify=lambda text: err.print(f"[dim]{escape(text)}[/dim]", highlight=False),
     )
     console = Console() if sys.stdout.isatty() else Console(width=160)  # CI logs: room for it
-    if not gates:
+    if summary.verdict is None:
         console.print(f"run {run_id} has no gates to decide")
     print_verdict(console, summary)
-    write_reports(summary, store, **report)
-    if not no_tracking:
-        _update_tracking(store.dir, summary, previous, tracking_uri)
+    if requests:
+        write_reports(load_run(folder / run_id), requests)
     sys.exit(exit_code(summary))
-
-
-def _update_tracking(
-    run_dir: Path, summary: dict[str, Any], previous: dict[str, Any] | None, uri: str | None
-) -> None:
-    """A changed verdict goes to MLflow too (tags of the logged run); a failure only warns."""
-    if summary.get("verdict") == (previous or {}).get("verdict"):
-        return
-    from evalkit.trackers.mlflow import relog_verdict_after_gate
-
-    relog_verdict_after_gate(run_dir, tracking_uri=uri, previous_summary=previous)
-
-
-def _suite_gates(path: Path) -> tuple[list[Any], int]:
-    from evalkit.gates.apply import check_gates
-    from evalkit.suite.loader import load_suite
-
-    loaded = load_suite(path)
-    check_gates(loaded.suite, str(loaded.path), loaded.line_of)
-    return list(loaded.suite.gates), int(loaded.suite.repeats)
-
-
-def write_reports(
-    summary: dict[str, Any],
-    store: Any,
-    *,
-    junit: Path | None = None,
-    junit_examples: bool = False,
-    markdown: Path | None = None,
-    **_: Any,
-) -> None:
-    """Write the JUnit / Markdown files that were asked for (Markdown also to the job summary)."""
-    if junit is not None:
-        from evalkit.report.junit import write_junit
-
-        write_junit(summary, junit, records=store.records() if junit_examples else None)
-    if markdown is not None:
-        from evalkit.report.markdown import write_markdown
-
-        write_markdown(summary, markdown)

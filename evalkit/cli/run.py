@@ -8,8 +8,8 @@ from typing import Any
 
 import click
 
-from evalkit.cli.common import handle_errors, runs_dir_option
-from evalkit.cli.gate import with_report_options, write_reports
+from evalkit.cli.common import handle_errors
+from evalkit.cli.options import runs_dir_option, with_report_options
 from evalkit.errors import EXIT_INTERRUPTED
 
 
@@ -63,45 +63,55 @@ def run_cmd(suite: str | None, quiet: bool, **kwargs: Any) -> None:
     """
     from rich.console import Console
 
-    from evalkit.api import RunInterrupted, run_suite
+    from evalkit.api import RunInterrupted, run
     from evalkit.engine.progress import NoProgress, RichProgress
-    from evalkit.report.gate_text import print_verdict
-    from evalkit.report.grader_lines import grader_lines
-    from evalkit.report.table import comparison_table
-    from evalkit.results.store import RunStore
 
-    options = _options(kwargs)
+    err = Console(stderr=True)
+    options = _options(kwargs, err)
     if kwargs["dry_run"]:
         _dry_run(suite, options)
         return
-    err = Console(stderr=True)
     progress = NoProgress() if quiet else RichProgress(err, "evaluating")
     try:
-        result = run_suite(suite, options, progress)
+        result = run(suite, options, progress=progress)
     except RunInterrupted as stop:
-        counts = stop.summary["counts"]
+        counts = stop.summary.counts
         err.print(
-            f"[yellow]interrupted[/yellow]: {counts['done']} of {counts['total']} items done,"
+            f"[yellow]interrupted[/yellow]: {counts.done} of {counts.total} items done,"
             f" kept in {options.runs_dir / stop.run_id}/"
         )
         err.print(f"resume with: evalkit run --resume {stop.run_id}")
         sys.exit(EXIT_INTERRUPTED)
-    # CI logs are not terminals: give the table room instead of rich's 80-column default.
-    out = Console() if sys.stdout.isatty() else Console(width=220)
-    out.print(
-        comparison_table(result.summary, title=f"{result.summary['suite']} · {result.run_id}")
-    )
-    for line in grader_lines(result.summary):  # pairwise win rates, judge calibration
-        out.print(line, markup=False, highlight=False)
-    _report(out, err, result)
-    print_verdict(out, result.summary)
-    write_reports(result.summary, RunStore(options.runs_dir, result.run_id), **kwargs)
+    print_result(result, err)
     sys.exit(result.exit_code)
 
 
-def _options(kwargs: dict[str, Any]) -> Any:
-    from evalkit.api import RunOptions
+def print_result(result: Any, err: Any) -> None:
+    """The comparison table, grader lines, run notes and the verdict, as `evalkit run` prints."""
+    from rich.console import Console
 
+    from evalkit.report.gate_text import print_verdict
+    from evalkit.report.grader_lines import grader_lines
+    from evalkit.report.table import comparison_table
+
+    # CI logs are not terminals: give the table room instead of rich's 80-column default.
+    out = Console() if sys.stdout.isatty() else Console(width=220)
+    summary = result.summary
+    out.print(comparison_table(summary, title=f"{summary.suite} · {result.run_id}"))
+    for line in grader_lines(summary):  # pairwise win rates, judge calibration
+        out.print(line, markup=False, highlight=False)
+    _report(out, err, result)
+    for tracked in result.tracked:
+        err.print(f"[dim]{escape(tracked.message)}[/dim]", highlight=False)
+    print_verdict(out, summary)
+
+
+def _options(kwargs: dict[str, Any], err: Any) -> Any:
+    from evalkit.api import RunOptions
+    from evalkit.cli.options import check_reporters, report_requests
+
+    reports = report_requests(kwargs)
+    check_reporters(reports)
     options = RunOptions(
         resume=kwargs["resume"],
         run_id=kwargs["run_id"],
@@ -112,41 +122,50 @@ def _options(kwargs: dict[str, Any]) -> Any:
         variants=list(kwargs["variants"]) or None,
         models=list(kwargs["models"]) or None,
         max_cost=kwargs["max_cost"],
+        baseline=kwargs.get("baseline"),
+        tracking_uri=kwargs.get("tracking_uri"),
+        tracking=not kwargs.get("no_tracking"),
+        reports=reports,
+        notify=lambda text: err.print(f"[yellow]warning:[/yellow] {escape(text)}", highlight=False),
     )
     if kwargs["runs_dir"] is not None:
         options.runs_dir = kwargs["runs_dir"]
-    options.baseline = kwargs.get("baseline")
-    options.tracking_uri = kwargs.get("tracking_uri")
-    options.tracking = not kwargs.get("no_tracking")
     return options
+
+
+def escape(text: str) -> str:
+    """Text for a rich console: an error's "[Errno 111]" or a "[/tmp]" path is not markup."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
 
 
 def _dry_run(suite: str | None, options: Any) -> None:
     from rich.console import Console
 
     from evalkit.api import dry_run
-    from evalkit.report.dry_run import estimate_notes, estimate_table
+    from evalkit.cli.forecast_view import forecast_notes, forecast_table
 
-    estimate = dry_run(suite, options)
+    forecast = dry_run(suite, options)
     out = Console() if sys.stdout.isatty() else Console(width=220)
-    out.print(estimate_table(estimate))
-    for line in estimate_notes(estimate):
+    out.print(forecast_table(forecast))
+    for line in forecast_notes(forecast):
         out.print(line, markup=False, highlight=False)
 
 
 def _report(out: Any, err: Any, result: Any) -> None:
-    counts = result.summary["counts"]
+    counts = result.summary.counts
     if result.skipped:
         out.print(f"resumed: {result.skipped} items were already done and not repeated")
-    if counts["cached"] and counts["cached"] == counts["done"]:
-        out.print(f"all {counts['cached']} items served from the cache (--no-cache to call again)")
-    elif counts["cached"]:
-        out.print(f"{counts['cached']} of {counts['done']} items served from the cache")
-    if counts["errors"]:
-        err.print(f"[red]{counts['errors']} items failed[/red]; first errors:")
+    if counts.cached and counts.cached == counts.done:
+        out.print(f"all {counts.cached} items served from the cache (--no-cache to call again)")
+    elif counts.cached:
+        out.print(f"{counts.cached} of {counts.done} items served from the cache")
+    if counts.errors:
+        err.print(f"[red]{counts.errors} items failed[/red]; first errors:")
         for sample in result.stats.error_samples[:3]:
-            err.print(f"  - {sample}")
-    if result.summary.get("stopped_reason"):
-        err.print(f"[red]stopped:[/red] {result.summary['stopped_reason']}")
+            err.print(f"  - {escape(sample)}")
+    if result.summary.stopped_reason:
+        err.print(f"[red]stopped:[/red] {escape(result.summary.stopped_reason)}")
         err.print(f"finish it later with: evalkit run --resume {result.run_id}")
     out.print(f"results: {result.run_dir}/results.jsonl and summary.json")

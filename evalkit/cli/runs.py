@@ -9,7 +9,8 @@ from typing import Any
 
 import click
 
-from evalkit.cli.common import handle_errors, runs_dir_option
+from evalkit.cli.common import handle_errors
+from evalkit.cli.options import runs_dir_option
 
 
 @click.group("runs")

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import click
 
-from evalkit.cli.common import handle_errors, runs_dir_option
+from evalkit.cli.common import handle_errors
+from evalkit.cli.options import runs_dir_option
 from evalkit.errors import SuiteError
 
 STARTUP_TIMEOUT_S = 180.0

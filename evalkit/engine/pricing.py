@@ -8,14 +8,13 @@ price has no cost (None), which a cost gate reports as unscored rather than free
 
 from __future__ import annotations
 
-import ipaddress
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from evalkit.errors import SuiteError
+from evalkit.providers.http import is_loopback_url
 from evalkit.records import Usage
 
 
@@ -115,16 +114,3 @@ def _match(model: str, table: Mapping[str, Price]) -> Price | None:
         return table[model]
     prefixes = [name for name in table if model.startswith(name + "-")]
     return table[max(prefixes, key=len)] if prefixes else None
-
-
-def is_loopback_url(url: str | None) -> bool:
-    """True for http://127.0.0.1:8000/v1, http://localhost/..., http://[::1]/...: this machine."""
-    host = urlsplit(str(url)).hostname if url else None
-    if not host:
-        return False
-    if host in ("localhost", "0.0.0.0"):  # 0.0.0.0: how local servers often print their address
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

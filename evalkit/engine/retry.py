@@ -13,9 +13,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from evalkit.errors import ProviderError
+from evalkit.providers.http import DEFAULT_TIMEOUT  # noqa: F401  (re-exported)
 from evalkit.records import Generation, GenerationRequest
-
-DEFAULT_TIMEOUT = 120.0  # seconds per call for remote providers
 
 
 @dataclass(frozen=True, slots=True)

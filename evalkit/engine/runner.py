@@ -12,38 +12,19 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from evalkit.engine.cache import NullCache, ResponseCache, cache_key
-from evalkit.engine.pricing import estimate_tokens
+from evalkit.engine.calls import CallStats, ModelCaller, ModelRuntime
 from evalkit.engine.progress import NoProgress, ProgressSink
-from evalkit.engine.retry import RetryPolicy, call_with_retries
-from evalkit.errors import ProviderError
 from evalkit.metrics.base import ScoreContext
 from evalkit.metrics.bind import BoundMetric
-from evalkit.providers.base import Provider
-from evalkit.records import (
-    Generation,
-    GenerationRequest,
-    Message,
-    Score,
-    Usage,
-    WorkItem,
-    result_record,
-)
+from evalkit.records import Generation, Message, Score, WorkItem, result_record
+from evalkit.results.schema import ResultRecord
 from evalkit.results.store import RunStore
-from evalkit.suite.schema import ModelConfig
 
 
 class Renderer(Protocol):
     def render(self, example: Any) -> list[Message]: ...
 
 
-class Limiter(Protocol):
-    async def acquire(self, tokens: int = 0) -> None: ...
-    def commit(self, actual_tokens: int, estimated_tokens: int = 0) -> None: ...
-    def pause(self, seconds: float) -> None: ...
-
-
-CostFn = Callable[[Usage], float | None]
 # A scoring hook runs after the metrics (graders use it): it may make judge calls. It gets the
 # scores so far, so a grader can skip items whose cheap metrics already failed.
 ScoreHook = Callable[
@@ -52,26 +33,25 @@ ScoreHook = Callable[
 
 
 @dataclass
-class ModelRuntime:
-    config: ModelConfig
-    provider: Provider
-    identity: dict[str, Any]
-    policy: RetryPolicy
-    semaphore: asyncio.Semaphore | None = None
-    limiter: Limiter | None = None
-    cost: CostFn | None = None
-
-
-@dataclass
 class EngineStats:
     done: int = 0
     errors: int = 0
     cached: int = 0
-    calls: int = 0
-    spent: float = 0.0  # $ of this session's calls (cache hits cost nothing), judges included
-    spent_by_model: dict[str, float] = field(default_factory=dict)
     stopped_reason: str | None = None
     error_samples: list[str] = field(default_factory=list)
+    call_stats: CallStats = field(default_factory=CallStats)  # shared with the ModelCaller
+
+    @property
+    def calls(self) -> int:
+        return self.call_stats.calls
+
+    @property
+    def spent(self) -> float:
+        return self.call_stats.spent
+
+    @property
+    def spent_by_model(self) -> dict[str, float]:
+        return self.call_stats.spent_by_model
 
 
 class Engine:
@@ -83,35 +63,40 @@ class Engine:
         metrics: list[BoundMetric],
         models: dict[str, ModelRuntime],
         store: RunStore,
-        cache: ResponseCache | NullCache,
+        caller: ModelCaller,
         concurrency: int,
         progress: ProgressSink | None = None,
         hooks: list[ScoreHook] | None = None,
         max_cost: float | None = None,
         max_errors: int | None = None,
+        on_record: Callable[[ResultRecord], None] | None = None,
     ) -> None:
         self.run_id = run_id
         self.variants = variants
         self.metrics = metrics
         self.models = models
         self.store = store
-        self.cache = cache
+        self.caller = caller
         self.concurrency = concurrency
         self.progress = progress or NoProgress()
         self.hooks = hooks or []
         self.max_cost = max_cost
         self.max_errors = max_errors
-        self.stats = EngineStats()
+        self.on_record = on_record  # the run's in-memory view of what was written
+        self.stats = EngineStats(call_stats=caller.stats)
 
     async def run(self, items: Iterable[WorkItem], total: int, done: int = 0) -> EngineStats:
         iterator = iter(items)
         self.progress.start(total, done)
+        # one worker per slot, but never more than there are items: a huge concurrency setting
+        # must not become a huge number of idle coroutines
+        slots = max(1, min(self.concurrency, total - done))
         try:
-            workers = [self._worker(iterator) for _ in range(max(1, self.concurrency))]
+            workers = [self._worker(iterator) for _ in range(slots)]
             await asyncio.gather(*workers)
         finally:
             self.progress.stop()
-            self.cache.flush()
+            self.caller.cache.flush()
         return self.stats
 
     async def _worker(self, items: Iterator[WorkItem]) -> None:
@@ -133,74 +118,31 @@ class Engine:
                 f" (allowed: {self.max_errors})"
             )
 
-    async def process(self, item: WorkItem) -> dict[str, Any]:
+    async def process(self, item: WorkItem) -> ResultRecord:
         runtime = self.models[item.model]
         messages = self.variants[item.variant].render(item.example)
-        gen = await self.generate(runtime, item, messages)
+        gen = await self.caller.generate(runtime, item, messages)
         scores = self._score(messages, item, gen) if gen.error is None else {}
         if gen.error is None:
             for hook in self.hooks:
                 scores.update(await hook(item, messages, gen, dict(scores)))
+            own = item.example.assertions
+            if own is not None and own.verdict is not None:
+                scores[own.verdict] = row_verdict(scores)
         record = result_record(self.run_id, item, messages, gen, scores)
         self.store.append(record)
+        if self.on_record is not None:
+            self.on_record(record)
         self._count(gen)
         return record
-
-    async def generate(
-        self, runtime: ModelRuntime, item: WorkItem, messages: list[Message]
-    ) -> Generation:
-        """Serve from the cache, else call the provider (with limits and retries) and cache.
-
-        The price is applied after caching, so a changed price (a suite's `prices:`) also
-        reprices cached outputs; only a cost the provider reported itself is cached.
-        """
-        params = runtime.config.params
-        key = cache_key(runtime.identity, params, messages, item.repeat)
-        gen = self.cache.get(key)
-        fresh = gen is None
-        if gen is None:
-            request = GenerationRequest(
-                messages=messages,
-                params=params,
-                model=runtime.config.model or "",
-                repeat=item.repeat,
-                row=item.example.row,
-                example_id=item.example.id,
-                variant=item.variant,
-            )
-            gen = await self._call(runtime, request)
-            self.stats.calls += gen.attempts
-            self.cache.put(key, gen)
-        if gen.error is None and gen.cost is None and runtime.cost is not None:
-            gen.cost = runtime.cost(gen.usage)
-        if fresh and gen.cost:
-            self._spend(runtime.config.id, gen.cost)
-        return gen
-
-    def _spend(self, model_id: str, amount: float) -> None:
-        self.stats.spent += amount
-        by_model = self.stats.spent_by_model
-        by_model[model_id] = by_model.get(model_id, 0.0) + amount
-
-    async def _call(self, runtime: ModelRuntime, request: GenerationRequest) -> Generation:
-        call, before, on_error = runtime.provider.generate, None, None
-        if runtime.limiter is not None:
-            metered = Metered(runtime.limiter, call, request_tokens(request))
-            call, before, on_error = metered.call, metered.before, metered.on_error
-        if runtime.semaphore is None:
-            return await call_with_retries(
-                call, request, runtime.policy, before_attempt=before, on_error=on_error
-            )
-        async with runtime.semaphore:
-            return await call_with_retries(
-                call, request, runtime.policy, before_attempt=before, on_error=on_error
-            )
 
     def _score(self, messages: list[Message], item: WorkItem, gen: Generation) -> dict[str, Score]:
         ctx = ScoreContext(
             output=gen.output, row=item.example.row, generation=gen, messages=messages
         )
-        return {metric.name: metric.score(ctx) for metric in self.metrics}
+        own = item.example.assertions
+        metrics = [*self.metrics, *own.metrics] if own is not None else self.metrics
+        return {metric.name: metric.score(ctx) for metric in metrics}
 
     def _count(self, gen: Generation) -> None:
         self.stats.done += 1
@@ -212,40 +154,20 @@ class Engine:
         self.progress.advance(error=gen.error is not None, cached=gen.cached)
 
 
-def request_tokens(request: GenerationRequest) -> int:
-    """What a request may use, for a tokens-per-minute limit: its prompt plus max_tokens."""
-    params = request.params
-    limit = params.get("max_completion_tokens") or params.get("max_tokens") or 0
-    return estimate_tokens(request.messages) + int(limit)
+def row_verdict(scores: dict[str, Score]) -> Score:
+    """Whether every assertion of one item passed, as promptfoo decides a test.
 
-
-class Metered:
-    """One request's passage through its model's rate limiter.
-
-    Each attempt reserves the estimate first; a success puts its real usage on the books; a
-    429 with Retry-After pauses the whole model, so its other workers stop hammering too.
+    A failed assertion fails the row; otherwise an unscored one leaves it unscored (never a
+    pass); a row with no pass/fail assertion at all is unscored too, with the reason. Skipped
+    graders (only_if) do not count: the metric that made them skip decides.
     """
-
-    def __init__(
-        self,
-        limiter: Limiter,
-        call: Callable[[GenerationRequest], Awaitable[Generation]],
-        tokens: int,
-    ) -> None:
-        self.limiter = limiter
-        self._call = call
-        self.tokens = tokens
-
-    async def before(self) -> None:
-        await self.limiter.acquire(self.tokens)
-
-    async def call(self, request: GenerationRequest) -> Generation:
-        gen = await self._call(request)
-        used = gen.usage.input_tokens + gen.usage.output_tokens
-        if used:  # a server that reports no usage keeps the estimate on the books
-            self.limiter.commit(used, self.tokens)
-        return gen
-
-    def on_error(self, error: ProviderError) -> None:
-        if error.status == 429 and error.retry_after:
-            self.limiter.pause(error.retry_after)
+    judged = {name: s for name, s in scores.items() if not s.skipped}
+    failed = [name for name, s in judged.items() if s.passed is False]
+    if failed:
+        return Score(0.0, passed=False, reason=f"failed: {', '.join(failed)}")
+    unscored = [name for name, s in judged.items() if s.value is None]
+    if unscored:
+        return Score(None, reason=f"unscored: {', '.join(unscored)}")
+    if not any(s.passed for s in judged.values()):
+        return Score(None, reason="no pass/fail assertion on this row")
+    return Score(1.0, passed=True)

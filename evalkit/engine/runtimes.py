@@ -7,33 +7,54 @@ at once with a clear message instead of failing every item.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import warnings
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from evalkit.engine.calls import CostFn, Limiter, ModelRuntime
 from evalkit.engine.retry import DEFAULT_TIMEOUT, RetryPolicy
-from evalkit.engine.runner import CostFn, Limiter, ModelRuntime
 from evalkit.errors import EvalkitError
 from evalkit.providers.base import create_provider, load_factory, model_identity
 from evalkit.suite.schema import ModelConfig, Suite
 
 if TYPE_CHECKING:
     from evalkit.engine.pricing import Price
-    from evalkit.plan import Plan
+
+
+@contextlib.asynccontextmanager
+async def open_runtimes(
+    suite: Suite, model_ids: list[str], base_dir: Path
+) -> AsyncIterator[dict[str, ModelRuntime]]:
+    """The run's runtimes, closed when the block ends however it ends (one place only)."""
+    runtimes: dict[str, ModelRuntime] = {}
+    try:
+        create_runtimes(suite, model_ids, base_dir, created=runtimes)
+        yield runtimes
+    finally:
+        await close_runtimes(runtimes)
 
 
 def create_runtimes(
-    plan: Plan, *, concurrency: int | None = None, extra_ids: list[str] | None = None
+    suite: Suite,
+    model_ids: list[str],
+    base_dir: Path,
+    *,
+    created: dict[str, ModelRuntime] | None = None,
 ) -> dict[str, ModelRuntime]:
-    """Runtimes for the models under test plus `extra_ids` (judges), each created once."""
-    suite = plan.suite
-    wanted = list(dict.fromkeys([*plan.model_ids, *(extra_ids or [])]))
+    """Runtimes for `model_ids` (the models under test, then judges), each created once.
+
+    `created` receives each runtime as it is made, so a later failure (a missing key) leaves
+    the caller able to close the ones that exist."""
+    wanted = list(dict.fromkeys(model_ids))
     for model_id in wanted:  # fail on an unknown provider before creating any
         load_factory(suite.model(model_id).provider)
-    runtimes: dict[str, ModelRuntime] = {}
+    runtimes = created if created is not None else {}
+    prices = _suite_prices(suite)
     for model_id in wanted:
         config = suite.model(model_id)
-        runtimes[model_id] = build_runtime(config, plan, suite_prices=_suite_prices(suite))
+        runtimes[model_id] = build_runtime(config, base_dir, suite_prices=prices)
     return runtimes
 
 
@@ -49,9 +70,9 @@ def call_timeout(config: ModelConfig) -> float | None:
 
 
 def build_runtime(
-    config: ModelConfig, plan: Plan, suite_prices: dict[str, dict[str, float]] | None = None
+    config: ModelConfig, base_dir: Path, suite_prices: dict[str, dict[str, float]] | None = None
 ) -> ModelRuntime:
-    provider = create_provider(config, plan.loaded.base_dir)
+    provider = create_provider(config, base_dir)
     policy = RetryPolicy(
         max_attempts=config.max_attempts,
         timeout=call_timeout(config),

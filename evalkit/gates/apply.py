@@ -1,7 +1,8 @@
 """Gates applied to runs: checked before a run spends anything, decided after it finishes.
 
-    check_gates(loaded)                       # SuiteError with file:line for a bad reference
-    summary = decide_and_store(store, gates, repeats=3)   # summary.json gets verdict and flaky
+    check_gates(suite, file, line_of)         # SuiteError with file:line for a bad reference
+    summary = decide_into(summary, gates, records, repeats=3)   # in memory, within a run
+    summary = decide_and_store(store, gates, repeats=3)   # `evalkit gate`: from and to disk
     gates, repeats = gates_of_run(store)      # for `evalkit gate RUN_ID`, from the run's copy
 
 Exit codes (DESIGN.md): a complete run exits 0 when every gate passes and 1 when one fails; a run
@@ -17,20 +18,34 @@ from pathlib import Path
 from typing import Any
 
 from evalkit.errors import EXIT_GATE_FAILED, EXIT_INCOMPLETE, EXIT_OK, SuiteError
+from evalkit.gates.baselines import baseline_source
+from evalkit.gates.regression import BaselineSource
 from evalkit.gates.values import RECORD_FIELDS
+from evalkit.results.schema import ResultRecord, RunSummary
 from evalkit.results.store import RunStore
 from evalkit.suite.gates import AnyGate, FlakyGate, RegressionGate, ThresholdGate, parse_gates
 
 LineOf = Callable[[tuple[Any, ...]], "int | None"]
 
 
-def check_gates(suite: Any, file: str | None = None, line_of: LineOf | None = None) -> None:
-    """Refuse gates that name an unknown metric, variant or model, or need more repeats."""
+def check_gates(
+    suite: Any,
+    file: str | None = None,
+    line_of: LineOf | None = None,
+    *,
+    extra_metrics: Sequence[str] = (),
+    variants: Sequence[str] | None = None,
+) -> None:
+    """Refuse gates that name an unknown metric, variant or model, or need more repeats.
+
+    `extra_metrics`: score names the suite's rows add (their own assertions); `variants`: the
+    compiled variant names when a prompt file holds several prompts."""
     metrics = [m.display_name for m in suite.metrics]
     metrics += [_grader_name(g) for g in getattr(suite, "graders", None) or []]
+    metrics += [m for m in dict.fromkeys(extra_metrics) if m not in metrics]
     known = {
         "metric": [*metrics, *RECORD_FIELDS],
-        "variant": list(suite.prompts),
+        "variant": list(variants) if variants is not None else list(suite.prompts),
         "model": [m.id for m in suite.models],
     }
     for index, gate in enumerate(suite.gates):
@@ -50,7 +65,7 @@ def _problem(
     gate: AnyGate, known: dict[str, list[str]], repeats: int
 ) -> tuple[str, str, str | None] | None:
     """(key, message, hint) of the first problem with this gate, or None."""
-    from evalkit.suite.suggest import did_you_mean
+    from evalkit.errors import did_you_mean
 
     for key, names in known.items():
         value = getattr(gate, key, None)
@@ -75,13 +90,29 @@ def gates_of_run(store: RunStore) -> tuple[list[AnyGate], int]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         gates = parse_gates(data.get("gates"))
-    except (OSError, yaml.YAMLError, ValidationError) as exc:
+    except (OSError, yaml.YAMLError, ValidationError, AttributeError) as exc:
         raise SuiteError(
             f"cannot read the gates of run {store.run_id}: {exc}",
             file=str(path),
             hint="decide with the current suite instead: evalkit gate RUN_ID --suite SUITE",
         ) from None
-    return gates, int(store.manifest().get("repeats") or data.get("repeats") or 1)
+    return gates, int(store.manifest().repeats or data.get("repeats") or 1)
+
+
+def decide_into(
+    summary: RunSummary,
+    gates: Sequence[AnyGate],
+    records: list[ResultRecord],
+    *,
+    repeats: int,
+    baselines: BaselineSource | None = None,
+) -> RunSummary:
+    """The summary with its verdict (None without gates) and flaky examples decided."""
+    from evalkit.gates.evaluate import decide
+
+    verdict = decide(gates, records, repeats=repeats, baselines=baselines)
+    update = {"verdict": verdict.to_doc() if gates else None, "flaky": verdict.flaky}
+    return summary.model_copy(update=update)
 
 
 def decide_and_store(
@@ -93,19 +124,14 @@ def decide_and_store(
     baseline: str | None = None,
     tracking_uri: str | None = None,
     tracking: bool = True,
-) -> dict[str, Any]:
-    """Decide the gates on the run's records; write summary["verdict"] and summary["flaky"].
+) -> RunSummary:
+    """Decide the gates of a finished run from its files; write the verdict into summary.json.
 
-    A baseline missing from `runs_dir` is looked up in MLflow when tracking is on (same URI
-    resolution as logging: `tracking_uri`, $MLFLOW_TRACKING_URI, the suite, the local store)."""
-    from evalkit.gates.evaluate import decide
-    from evalkit.results.baselines import baseline_source
-
-    summary = store.summary() or {"run_id": store.run_id, "status": "incomplete"}
-    records = store.records()
-    needs_baseline = any(isinstance(g, RegressionGate) for g in gates)
+    A baseline missing from `runs_dir` is looked up in the run's trackers when tracking is on."""
+    summary = store.summary() or RunSummary(run_id=store.run_id)
+    records = store.records(drop=("messages",))
     source = None
-    if needs_baseline:
+    if any(isinstance(g, RegressionGate) for g in gates):
         source = baseline_source(
             runs_dir,
             override=baseline,
@@ -113,18 +139,15 @@ def decide_and_store(
             tracking_uri=tracking_uri,
             tracking=tracking,
         )
-    verdict = decide(gates, records, repeats=repeats, baselines=source)
-    summary["verdict"] = verdict.to_json() if gates else None
-    summary["flaky"] = verdict.flaky
-    store.write_json("summary.json", summary)
+    summary = decide_into(summary, gates, records, repeats=repeats, baselines=source)
+    store.write_summary(summary)
     return summary
 
 
-def exit_code(summary: dict[str, Any]) -> int:
+def exit_code(summary: RunSummary) -> int:
     """3 for a run that did not complete (whatever its gates), else 1 if a gate failed, else 0."""
-    if summary.get("status") != "complete":
+    if summary.status != "complete":
         return EXIT_INCOMPLETE
-    verdict = summary.get("verdict")
-    if verdict is not None and not verdict.get("passed", True):
+    if summary.verdict is not None and not summary.verdict.passed:
         return EXIT_GATE_FAILED
     return EXIT_OK

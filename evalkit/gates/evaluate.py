@@ -23,8 +23,9 @@ from typing import Any
 
 from evalkit.gates.estimates import Estimate, estimate
 from evalkit.gates.regression import BaselineSource, decide_regressions
-from evalkit.gates.values import Cell, Record, answered, cells_of, outcomes
+from evalkit.gates.values import Cell, Record, answered, carries, cells_of, outcomes
 from evalkit.gates.verdict import GateResult, Verdict, cell_label
+from evalkit.results.schema import FlakyReport
 from evalkit.suite.gates import (
     AnyGate,
     CostGate,
@@ -209,19 +210,20 @@ def _error_rate(gate: ErrorRateGate, cell: Cell, records: list[Record]) -> GateR
 
 def _unscored_rate(gate: UnscoredRateGate, cell: Cell, records: list[Record]) -> GateResult:
     ok = answered(records)
+    if gate.metric:  # rows that do not carry the metric are not in its denominator
+        ok = [r for r in ok if carries(r, gate.metric)]
     unscored = sum(1 for r in ok if _unscored(r, gate.metric))
     return _rate_result(gate, cell, unscored, len(ok), "answered items unscored")
 
 
 def _unscored(record: Record, metric: str | None) -> bool:
-    scores = record.get("scores") or {}
-    picked = [scores.get(metric)] if metric else list(scores.values())
-    return any(s is not None and not s.get("skipped") and s.get("value") is None for s in picked)
+    picked = [record.scores.get(metric)] if metric else list(record.scores.values())
+    return any(s is not None and not s.skipped and s.value is None for s in picked)
 
 
 def _cost(gate: CostGate, records: list[Record]) -> GateResult:
     matching = [r for cell in cells_of(records, gate.variant, gate.model).values() for r in cell]
-    costs = [float(r["cost"]) for r in matching if r.get("cost") is not None]
+    costs = [float(r.cost) for r in matching if r.cost is not None]
     total = sum(costs)
     passed = total <= gate.max_cost
     note = "" if costs else " (no call reported a cost)"
@@ -256,8 +258,8 @@ def _flaky(gate: FlakyGate, cell: Cell, records: list[Record]) -> GateResult:
     )
 
 
-def flaky_report(records: list[Record], repeats: int) -> list[dict[str, Any]]:
-    """summary["flaky"]: per cell and pass/fail score, the examples that flip across repeats."""
+def flaky_report(records: list[Record], repeats: int) -> list[FlakyReport]:
+    """The summary's `flaky`: per cell and pass/fail score, the examples flipping across repeats."""
     from evalkit.stats.flaky import classify_repeats
 
     if repeats < 2:
@@ -268,16 +270,16 @@ def flaky_report(records: list[Record], repeats: int) -> list[dict[str, Any]]:
         for metric in _judged_metrics(recs):
             report = classify_repeats(outcomes(recs, metric), ks=ks)
             out.append(
-                {
-                    "variant": variant,
-                    "model": model,
-                    "metric": metric,
-                    "repeats": repeats,
-                    "counts": report.counts,
-                    "flaky": list(report.flaky),
-                    "pass_at_k": {str(k): v for k, v in report.pass_at_k.items()},
-                    "pass_hat_k": {str(k): v for k, v in report.pass_hat_k.items()},
-                }
+                FlakyReport(
+                    variant=variant,
+                    model=model,
+                    metric=metric,
+                    repeats=repeats,
+                    counts=report.counts,
+                    flaky=[str(e) for e in report.flaky],
+                    pass_at_k={str(k): _finite(v) for k, v in report.pass_at_k.items()},
+                    pass_hat_k={str(k): _finite(v) for k, v in report.pass_hat_k.items()},
+                )
             )
     return out
 
@@ -286,7 +288,11 @@ def _judged_metrics(records: list[Record]) -> list[str]:
     """Scores that say pass or fail somewhere in these records (others cannot be flaky)."""
     names: dict[str, None] = {}
     for record in answered(records):
-        for name, score in (record.get("scores") or {}).items():
-            if score and score.get("passed") is not None:
+        for name, score in record.scores.items():
+            if score.passed is not None:
                 names[name] = None
     return list(names)
+
+
+def _finite(value: float) -> float | None:
+    return None if math.isnan(value) else float(value)

@@ -29,6 +29,7 @@ from evalkit.gates.values import (
     is_pass_fail,
 )
 from evalkit.gates.verdict import GateResult, cell_label
+from evalkit.results.schema import RunSummary
 from evalkit.suite.gates import RegressionGate
 
 MAX_LISTED = 25  # examples listed per result; reports stay readable on big datasets
@@ -38,6 +39,7 @@ MAX_LISTED = 25  # examples listed per result; reports stay readable on big data
 class BaselineRun:
     run_id: str
     records: list[Record]
+    summary: RunSummary | None = None
 
 
 # Looks a baseline name (or run id) up; None when it does not exist.
@@ -88,6 +90,12 @@ def _test_gate(
         return [_failed(gate, None, exc.message)]
     if baseline is None:
         return [_missing_baseline(gate)]
+    if records and baseline.run_id == records[0].run_id:
+        why = (
+            f"baseline '{gate.baseline}' is this run ({baseline.run_id}): a run compared with"
+            " itself shows no change whatever it did; gate against an earlier run"
+        )
+        return [_failed(gate, None, why)]
     cells = cells_of(records, gate.variant, gate.model)
     if not cells:
         where = cell_label(gate.variant, gate.model)
@@ -176,10 +184,10 @@ def _dropped_examples(
 def _outputs(records: list[Record]) -> dict[Hashable, str | None]:
     """The first repeat's output per example, cut short for reports."""
     outputs: dict[Hashable, str | None] = {}
-    for record in sorted(records, key=lambda r: r.get("repeat", 0)):
-        if record["example_id"] not in outputs:
-            text = record.get("output")
-            outputs[record["example_id"]] = text[:300] if isinstance(text, str) else None
+    for record in sorted(records, key=lambda r: r.repeat):
+        if record.example_id not in outputs:
+            text = record.output
+            outputs[record.example_id] = text[:300] if isinstance(text, str) else None
     return outputs
 
 

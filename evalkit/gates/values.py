@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Hashable, Iterable
-from typing import Any
 
-Record = dict[str, Any]
+from evalkit.results.schema import ResultRecord, ScoreDoc
+
+Record = ResultRecord
 Cell = tuple[str, str]  # (variant, model)
 
 RECORD_FIELDS = ("latency_ms", "cost", "input_tokens", "output_tokens")
@@ -27,28 +28,28 @@ def cells_of(
     """Records grouped by (variant, model), in first-seen order, filtered by a gate's cell."""
     cells: dict[Cell, list[Record]] = defaultdict(list)
     for record in records:
-        if variant is not None and record["variant"] != variant:
+        if variant is not None and record.variant != variant:
             continue
-        if model is not None and record["model"] != model:
+        if model is not None and record.model != model:
             continue
-        cells[(record["variant"], record["model"])].append(record)
+        cells[record.cell].append(record)
     return dict(cells)
 
 
 def answered(records: list[Record]) -> list[Record]:
     """Records whose call succeeded (failed calls are the error-rate gate's business)."""
-    return [r for r in records if r.get("error") is None]
+    return [r for r in records if r.ok]
 
 
 def has_score(records: Iterable[Record], metric: str) -> bool:
-    return any(metric in (r.get("scores") or {}) for r in records)
+    return any(metric in r.scores for r in records)
 
 
-def _score(record: Record, metric: str) -> dict[str, Any] | None:
-    score = (record.get("scores") or {}).get(metric)
-    if score is None or score.get("skipped"):
+def _score(record: Record, metric: str) -> ScoreDoc | None:
+    score = record.scores.get(metric)
+    if score is None or score.skipped:
         return None
-    return dict(score)
+    return score
 
 
 def percentile_of(stat: str) -> float | None:
@@ -60,40 +61,46 @@ def percentile_of(stat: str) -> float | None:
 
 def record_value(record: Record, metric: str, stat: str) -> float | None:
     """One record's value for `metric`: the score (or its pass/fail for pass-type stats)."""
-    scores = record.get("scores") or {}
-    if metric not in scores and metric in RECORD_FIELDS:
+    if metric not in record.scores and metric in RECORD_FIELDS:
         return _field(record, metric)
     score = _score(record, metric)
     if score is None:
         return None
     if stat == "mean" or percentile_of(stat) is not None:
-        value = score.get("value")
-        return None if value is None else float(value)
+        return None if score.value is None else float(score.value)
     return _passed(score)
 
 
 def _field(record: Record, name: str) -> float | None:
     if name in ("input_tokens", "output_tokens"):
-        return float((record.get("usage") or {}).get(name, 0))
-    value = record.get(name)
+        return float(getattr(record.usage, name))
+    value = getattr(record, name)
     return None if value is None else float(value)
 
 
-def _passed(score: dict[str, Any]) -> float | None:
+def _passed(score: ScoreDoc) -> float | None:
     """1.0 / 0.0 from `passed`; a 0/1 value counts when `passed` is not set."""
-    if score.get("passed") is not None:
-        return float(bool(score["passed"]))
-    value = score.get("value")
-    if value is not None and float(value) in (0.0, 1.0):
-        return float(value)
+    if score.passed is not None:
+        return float(score.passed)
+    if score.value is not None and float(score.value) in (0.0, 1.0):
+        return float(score.value)
     return None
 
 
+def carries(record: Record, metric: str) -> bool:
+    """Whether the record has `metric` at all: a row's own assertion is absent on other rows,
+    which is "not asserted", not "unscored" (the record fields are on every record)."""
+    return metric in record.scores or metric in RECORD_FIELDS
+
+
 def by_example(records: list[Record], metric: str, stat: str) -> dict[str, list[float | None]]:
-    """Every example's values over its repeats (None: that repeat is unscored)."""
+    """Every example's values over its repeats (None: that repeat is unscored).
+
+    Examples whose rows do not carry the metric are left out, not counted as unscored."""
     out: dict[str, list[float | None]] = defaultdict(list)
     for record in answered(records):
-        out[record["example_id"]].append(record_value(record, metric, stat))
+        if carries(record, metric):
+            out[record.example_id].append(record_value(record, metric, stat))
     return dict(out)
 
 
@@ -117,9 +124,9 @@ def example_means(records: list[Record], metric: str, stat: str) -> dict[Hashabl
 def is_pass_fail(records: list[Record], metric: str) -> bool:
     """Same rule as the summary: every scored value is 0/1 and equals its `passed`."""
     scores = [s for r in answered(records) if (s := _score(r, metric)) is not None]
-    scored = [s for s in scores if s.get("value") is not None]
+    scored = [s for s in scores if s.value is not None]
     return bool(scored) and all(
-        s.get("passed") is not None and float(s["value"]) == float(s["passed"]) for s in scored
+        s.passed is not None and float(s.value or 0.0) == float(s.passed) for s in scored
     )
 
 
@@ -127,4 +134,4 @@ def input_digests(records: list[Record]) -> dict[str, str]:
     """example id -> a digest of its dataset row, to spot examples that changed between runs."""
     from evalkit.records import stable_hash
 
-    return {r["example_id"]: stable_hash(r.get("inputs")) for r in records}
+    return {r.example_id: stable_hash(r.inputs) for r in records}

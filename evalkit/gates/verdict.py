@@ -1,7 +1,7 @@
 """What gates decide: one GateResult per gate and cell, and the Verdict over all of them.
 
-The verdict is written into summary.json (summary["verdict"]) as plain JSON, and every reporter
-(terminal, Markdown, JUnit, pytest) reads that JSON, so `evalkit gate` on a finished run and
+The verdict goes into the summary as a typed VerdictDoc (summary.verdict), and every reporter
+(terminal, Markdown, JUnit, pytest) reads that document, so `evalkit gate` on a finished run and
 `evalkit run` report the same thing.
 """
 
@@ -11,6 +11,8 @@ import math
 import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from evalkit.results.schema import FlakyReport, GateResultDoc, VerdictCounts, VerdictDoc
 
 Status = Literal["pass", "fail", "skip"]
 
@@ -35,30 +37,28 @@ class GateResult:
         """A skipped gate (an absent baseline with if_missing: skip) does not fail the run."""
         return self.status != "fail"
 
-    def to_json(self) -> dict[str, Any]:
-        return clean_json(
-            {
-                "name": self.name,
-                "index": self.index,
-                "type": self.type,
-                "passed": self.passed,
-                "status": self.status,
-                "observed": self.observed,
-                "threshold": self.threshold,
-                "metric": self.metric,
-                "variant": self.variant,
-                "model": self.model,
-                "statistics": self.statistics,
-                "message": self.message,
-                "examples": self.examples,
-            }
+    def to_doc(self) -> GateResultDoc:
+        return GateResultDoc(
+            name=self.name,
+            index=self.index,
+            type=self.type,
+            passed=self.passed,
+            status=self.status,
+            observed=clean_json(self.observed),
+            threshold=self.threshold,
+            metric=self.metric,
+            variant=self.variant,
+            model=self.model,
+            statistics=clean_json(self.statistics),
+            message=self.message,
+            examples=clean_json(self.examples),
         )
 
 
 @dataclass
 class Verdict:
     gates: list[GateResult]
-    flaky: list[dict[str, Any]] = field(default_factory=list)
+    flaky: list[FlakyReport] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -68,17 +68,17 @@ class Verdict:
     def failed(self) -> list[GateResult]:
         return [g for g in self.gates if not g.passed]
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "passed": self.passed,
-            "decided_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "counts": {
-                "gates": len(self.gates),
-                "failed": len(self.failed),
-                "skipped": sum(1 for g in self.gates if g.status == "skip"),
-            },
-            "gates": [g.to_json() for g in self.gates],
-        }
+    def to_doc(self) -> VerdictDoc:
+        return VerdictDoc(
+            passed=self.passed,
+            decided_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            counts=VerdictCounts(
+                gates=len(self.gates),
+                failed=len(self.failed),
+                skipped=sum(1 for g in self.gates if g.status == "skip"),
+            ),
+            gates=[g.to_doc() for g in self.gates],
+        )
 
 
 def clean_json(value: Any) -> Any:

@@ -11,23 +11,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
 from jinja2 import Template
 
 from evalkit.errors import SuiteError
-from evalkit.graders.levels import PAIRWISE, Levels
-from evalkit.graders.reference import closed_qa_levels, factuality_levels
-from evalkit.graders.rubric import rubric_levels
+from evalkit.graders.levels import Levels
+from evalkit.graders.types import GraderType, grader_type
 from evalkit.records import Example
-from evalkit.suite.graders import (
-    ClosedQAGrader,
-    FactualityGrader,
-    PairwiseGrader,
-    RubricGrader,
-)
+from evalkit.suite.graders import GraderConfig, PairwiseGrader
 from evalkit.suite.loader import LoadedSuite
 
 PROMPT_SUFFIXES = (".jinja", ".j2", ".jinja2", ".txt", ".md")
@@ -38,14 +31,13 @@ PROMPT_VARIABLES = frozenset(
 )
 JUDGE_SYSTEM = "You are a careful, impartial evaluator. You follow the answer format exactly."
 
-AnyConfig = RubricGrader | ClosedQAGrader | FactualityGrader | PairwiseGrader
-
 
 @dataclass(frozen=True)
 class BoundGrader:
     """A grader ready to run: its labels, compiled judge prompt and templates."""
 
-    config: AnyConfig
+    config: Any  # the grader type's config model (a GraderConfig subclass)
+    kind: GraderType
     name: str
     levels: Levels
     prompt: Template
@@ -54,10 +46,15 @@ class BoundGrader:
     aggregate: Literal["majority", "mean"]
     input_template: Template | None = None
     reference_template: Template | None = None
+    # the examples it judges when rows carry it as their own assertion; None: every example
+    examples: frozenset[str] | None = None
+
+    def applies_to(self, example_id: str) -> bool:
+        return self.examples is None or example_id in self.examples
 
     @property
     def pairwise(self) -> bool:
-        return isinstance(self.config, PairwiseGrader)
+        return self.kind.pairwise
 
     @property
     def judge_ids(self) -> list[str]:
@@ -65,53 +62,87 @@ class BoundGrader:
 
 
 def bind_graders(
-    loaded: LoadedSuite, examples: list[Example], source: str, metric_names: list[str]
+    loaded: LoadedSuite,
+    examples: list[Example],
+    source: str,
+    metric_names: list[str],
+    variant_names: list[str] | None = None,
 ) -> list[BoundGrader]:
     """Validate and bind every grader of the suite (an empty list without graders)."""
     bound: list[BoundGrader] = []
     taken = set(metric_names)
     for index, config in enumerate(loaded.suite.graders):
-        at = _Locator(loaded, index)
-        name = config.display_name
+        at = Locator(loaded, ("graders", index))
         with at("name"):
-            if name in taken:
+            if config.display_name in taken:
                 raise SuiteError(
-                    f"grader name '{name}' is already used by a metric or another grader",
+                    f"grader name '{config.display_name}' is already used by a metric or another"
+                    " grader",
                     hint="give the grader its own name: name: ...",
                 )
-        with at("judge" if config.judge is not None else "judges"):
-            _check_judges(name, config.judge_ids, loaded)
-        with at("variants" if isinstance(config, PairwiseGrader) else "only_if"):
-            _check_references(config, loaded, metric_names)
-        grader = _bind_one(config, loaded, at)
-        _check_columns(grader, examples, source, at)
-        taken.add(name)
+        grader = bind_grader(config, loaded, examples, source, metric_names, at, variant_names)
+        taken.add(grader.name)
         bound.append(grader)
     return bound
 
 
-class _Locator:
-    """`with at("judge"):` gives a SuiteError raised inside the file:line of that key."""
+def bind_grader(
+    config: GraderConfig,
+    loaded: LoadedSuite,
+    examples: list[Example],
+    source: str,
+    metric_names: list[str],
+    at: Locator,
+    variant_names: list[str] | None = None,
+) -> BoundGrader:
+    """One grader, checked against the examples it judges (errors located by `at`)."""
+    with at("judge" if config.judge is not None else "judges"):
+        _check_judges(config.display_name, config.judge_ids, loaded)
+    with at("variants" if isinstance(config, PairwiseGrader) else "only_if"):
+        _check_references(config, loaded, metric_names, variant_names)
+    grader = _bind_one(config, loaded, at)
+    _check_columns(grader, examples, source, at)
+    return grader
 
-    def __init__(self, loaded: LoadedSuite, index: int) -> None:
+
+class Locator:
+    """`with at("judge"):` gives a SuiteError raised inside the file:line of that key.
+
+    `prefix` is where the grader is written (("graders", 2)); `file`/`line` override it for a
+    grader written outside the suite file (a dataset row's own assertion)."""
+
+    def __init__(
+        self,
+        loaded: LoadedSuite,
+        prefix: tuple[Any, ...],
+        file: str | None = None,
+        line: int | None = None,
+    ) -> None:
         self.loaded = loaded
-        self.index = index
+        self.prefix = prefix
+        self.file = file
+        self.line = line
 
     @contextmanager
     def __call__(self, key: str) -> Iterator[None]:
         try:
             yield
         except SuiteError as exc:
-            exc.file = self.loaded.file
-            exc.line = exc.line or self.loaded.line_of(("graders", self.index, key))
+            if self.file is not None:
+                exc.file, exc.line = self.file, self.line
+            else:
+                exc.file = self.loaded.file
+                exc.line = exc.line or self.loaded.line_of((*self.prefix, key))
             raise
 
 
-def _bind_one(config: AnyConfig, loaded: LoadedSuite, at: _Locator) -> BoundGrader:
+def _bind_one(config: GraderConfig, loaded: LoadedSuite, at: Locator) -> BoundGrader:
     name = config.display_name
-    levels = levels_of(config)
+    with at("type"):
+        kind = grader_type(config.type)
+    levels = kind.levels(config)
     with at("prompt"):
-        source = _prompt_source(config, loaded.base_dir)
+        source = _prompt_source(config, kind, loaded.base_dir)
         prompt = _compile(source, f"grader {name} prompt")
     with at("input"):
         input_template = _compile(config.input, f"grader {name} input") if config.input else None
@@ -120,37 +151,20 @@ def _bind_one(config: AnyConfig, loaded: LoadedSuite, at: _Locator) -> BoundGrad
         reference_template = _compile(reference, f"grader {name} reference") if reference else None
     return BoundGrader(
         config=config,
+        kind=kind,
         name=name,
         levels=levels,
         prompt=prompt,
         prompt_source=source,
-        criteria=_criteria(config),
+        criteria=kind.criteria(config),
         aggregate=config.aggregate or ("mean" if levels.numeric else "majority"),
         input_template=input_template,
         reference_template=reference_template,
     )
 
 
-def levels_of(config: AnyConfig) -> Levels:
-    if isinstance(config, RubricGrader):
-        return rubric_levels(config)
-    if isinstance(config, ClosedQAGrader):
-        return closed_qa_levels(config.threshold)
-    if isinstance(config, FactualityGrader):
-        return factuality_levels(config.choice_scores, config.threshold)
-    return PAIRWISE
-
-
-def _criteria(config: AnyConfig) -> list[str]:
-    if isinstance(config, RubricGrader | PairwiseGrader):
-        return [config.rubric] if isinstance(config.rubric, str) else list(config.rubric)
-    if isinstance(config, ClosedQAGrader) and config.criteria:
-        return [config.criteria]
-    return []
-
-
 def _check_judges(name: str, judge_ids: list[str], loaded: LoadedSuite) -> None:
-    from evalkit.suite.suggest import did_you_mean
+    from evalkit.errors import did_you_mean
 
     suite = loaded.suite
     known = [m.id for m in [*suite.models, *suite.judges]]
@@ -163,20 +177,26 @@ def _check_judges(name: str, judge_ids: list[str], loaded: LoadedSuite) -> None:
             )
 
 
-def _check_references(config: AnyConfig, loaded: LoadedSuite, metric_names: list[str]) -> None:
+def _check_references(
+    config: GraderConfig,
+    loaded: LoadedSuite,
+    metric_names: list[str],
+    variant_names: list[str] | None = None,
+) -> None:
     """only_if names real metrics; a pairwise grader names two variants (or models)."""
     name = config.display_name
     if isinstance(config, PairwiseGrader):
         suite = loaded.suite
-        known = list(suite.prompts) if config.by == "variant" else [m.id for m in suite.models]
+        variants = variant_names if variant_names is not None else list(suite.prompts)
+        known = variants if config.by == "variant" else [m.id for m in suite.models]
         for side in config.sides:
             if side not in known:
                 raise SuiteError(
                     f"grader '{name}': unknown {config.by} '{side}'",
                     hint=f"the suite's {config.by}s: {', '.join(known)}",
                 )
-    elif isinstance(config.only_if, list):
-        for metric in config.only_if:
+    elif isinstance(only_if := getattr(config, "only_if", None), list):
+        for metric in only_if:
             if metric not in metric_names:
                 raise SuiteError(
                     f"grader '{name}': only_if names an unknown metric '{metric}'",
@@ -184,11 +204,10 @@ def _check_references(config: AnyConfig, loaded: LoadedSuite, metric_names: list
                 )
 
 
-def _prompt_source(config: AnyConfig, base_dir: Path) -> str:
-    """The judge prompt: the one shipped for the type, or the grader's override."""
+def _prompt_source(config: GraderConfig, kind: GraderType, base_dir: Path) -> str:
+    """The judge prompt: the one shipped with the type, or the grader's override."""
     if config.prompt is None:
-        path = resources.files("evalkit.graders") / "prompts" / f"{config.type}.jinja"
-        source = path.read_text(encoding="utf-8")
+        source = kind.prompt_source()
     elif _is_file(config.prompt):
         file = (base_dir / config.prompt).resolve()
         if not file.is_file():
@@ -215,7 +234,7 @@ def _compile(source: str, origin: str) -> Template:
     return compile_template(source, origin)
 
 
-def _check_columns(grader: BoundGrader, examples: list[Example], source: str, at: _Locator) -> None:
+def _check_columns(grader: BoundGrader, examples: list[Example], source: str, at: Locator) -> None:
     """Templates that read the row (input, reference, a custom prompt) find their columns."""
     from evalkit.prompts.render import render, template_variables
     from evalkit.prompts.variants import check_template_variables

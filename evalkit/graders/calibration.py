@@ -22,22 +22,25 @@ from typing import Any
 from evalkit.graders.bind import BoundGrader
 from evalkit.graders.judge import majority
 from evalkit.graders.levels import Levels
+from evalkit.results.schema import Calibration, ResultRecord
 from evalkit.stats.calibration import agreement
 
 
 def calibration_summary(
-    records: list[dict[str, Any]], graders: list[BoundGrader]
-) -> dict[str, Any]:
+    records: list[ResultRecord], graders: list[BoundGrader]
+) -> dict[str, Calibration]:
     result = {}
     for grader in graders:
         column = getattr(grader.config, "human_label", None)
         if column:
-            result[grader.name] = grader_calibration(records, grader, column)
+            result[grader.name] = Calibration.model_validate(
+                grader_calibration(records, grader, column)
+            )
     return result
 
 
 def grader_calibration(
-    records: list[dict[str, Any]], grader: BoundGrader, column: str
+    records: list[ResultRecord], grader: BoundGrader, column: str
 ) -> dict[str, Any]:
     levels = grader.levels
     judged: list[str | None] = []
@@ -45,13 +48,13 @@ def grader_calibration(
     votes: list[list[dict[str, Any]]] = []
     invalid = 0
     for record in records:
-        score = (record.get("scores") or {}).get(grader.name)
-        if record.get("error") is not None or score is None or score.get("skipped"):
+        score = record.scores.get(grader.name)
+        if not record.ok or score is None or score.skipped:
             continue
-        meta = score.get("meta") or {}
-        label, answer = _human(levels, (record.get("inputs") or {}).get(column))
+        meta = score.meta or {}
+        label, answer = _human(levels, (record.inputs or {}).get(column))
         invalid += answer and label is None
-        judged.append(meta.get("label") if score.get("value") is not None else None)
+        judged.append(meta.get("label") if score.value is not None else None)
         human.append(label)
         votes.append(meta.get("votes") or [])
     entry: dict[str, Any] = {"human_label": column, **_agreement(judged, human, levels)}

@@ -1,8 +1,9 @@
 """Graders in a run: the scoring hook for item graders and the post-run pairwise phase.
 
-    grading = attach_graders(engine, plan, runtimes, store)   # before engine.run
+    grading = build_grading(plan, runtimes, caller, concurrency)   # before the engine exists
+    engine = Engine(..., hooks=grading.hooks)
     await engine.run(...)
-    await grading.after_run()                                 # pairwise graders
+    await grading.after_run(store, records)                        # pairwise graders
 
 An item grader's Score: value (the label's value, the mean over votes, or the weighted score),
 passed (value >= threshold), reason (the judge's reasoning, or why it is unscored/skipped) and
@@ -14,33 +15,29 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from evalkit.errors import SuiteError
 from evalkit.graders.bind import BoundGrader
 from evalkit.graders.judge import Panel, Vote, majority, make_judge, mean
 from evalkit.graders.reference import missing_reference
-from evalkit.records import Generation, Message, Score, WorkItem, stable_hash
-from evalkit.suite.graders import ClosedQAGrader, FactualityGrader, PairwiseGrader
+from evalkit.records import Generation, Message, Score, WorkItem
 
 if TYPE_CHECKING:
-    from evalkit.engine.runner import Engine, ModelRuntime
+    from evalkit.engine.calls import ModelCaller, ModelRuntime
     from evalkit.graders.pairwise import PairwiseRunner
-    from evalkit.plan import Plan
+    from evalkit.graders.types import RunShape
+    from evalkit.results.schema import ResultRecord
     from evalkit.results.store import RunStore
 
 REASON_CHARS = 300
 
 
-def judge_ids(plan: Plan) -> list[str]:
-    """Every judge the plan's graders name (to create their runtimes with the models')."""
-    return list(dict.fromkeys(j for g in plan.graders for j in g.judge_ids))
-
-
-def make_panel(grader: BoundGrader, runtimes: dict[str, ModelRuntime], engine: Engine) -> Panel:
+def make_panel(
+    grader: BoundGrader, runtimes: dict[str, ModelRuntime], caller: ModelCaller
+) -> Panel:
     judges = [make_judge(grader, jid, runtimes[jid]) for jid in grader.judge_ids]
-    return Panel(grader, judges, engine.generate, samples=grader.config.samples)
+    return Panel(grader, judges, caller.generate, samples=grader.config.samples)
 
 
 class ItemGrader:
@@ -62,7 +59,7 @@ class ItemGrader:
         except SuiteError as exc:
             return Score(None, reason=f"unscored: cannot build the judge prompt: {exc.message}")
         variables["output"] = gen.output or ""
-        if isinstance(self.bound.config, ClosedQAGrader | FactualityGrader):
+        if self.bound.kind.needs_reference:
             missing = missing_reference(variables)
             if missing is not None:
                 return Score(None, reason=f"unscored: {missing}")
@@ -163,123 +160,35 @@ class GraderHook:
     async def __call__(
         self, item: WorkItem, messages: list[Message], gen: Generation, scores: dict[str, Score]
     ) -> dict[str, Score]:
-        results = await asyncio.gather(
-            *(g.grade(item, messages, gen, scores) for g in self.graders)
-        )
-        return {g.name: score for g, score in zip(self.graders, results, strict=True)}
+        # a row's own graders judge only the examples that carry them
+        graders = [g for g in self.graders if g.bound.applies_to(item.example.id)]
+        results = await asyncio.gather(*(g.grade(item, messages, gen, scores) for g in graders))
+        return {g.name: score for g, score in zip(graders, results, strict=True)}
 
 
 @dataclass
 class Grading:
-    """What a run's graders need after the items: the pairwise phase."""
+    """A run's graders: the engine's scoring hooks, and the pairwise phase after the items."""
 
+    hooks: list[GraderHook]
     pairwise: list[PairwiseRunner]
-    store: RunStore
     concurrency: int
 
-    async def after_run(self) -> None:
+    async def after_run(self, store: RunStore, records: list[ResultRecord]) -> None:
         for runner in self.pairwise:
-            await runner.run(self.store, self.concurrency)
+            await runner.run(store, records, self.concurrency)
 
 
-def attach_graders(
-    engine: Engine, plan: Plan, runtimes: dict[str, ModelRuntime], store: RunStore
-) -> Grading | None:
-    """Add the item graders' hook to `engine`; return the pairwise phase (None: no graders).
+def build_grading(
+    plan: RunShape, runtimes: dict[str, ModelRuntime], caller: ModelCaller, concurrency: int
+) -> Grading:
+    """The graders of `plan`, their judges set up on `runtimes` and calling through `caller`.
 
     Raises SuiteError (e.g. mode: labels with a judge that cannot score labels) before any call.
     """
     from evalkit.graders.pairwise import PairwiseRunner
 
-    if not plan.graders:
-        return None
-    try:
-        panels = [make_panel(g, runtimes, engine) for g in plan.graders]
-    except SuiteError:
-        from evalkit.engine.runtimes import close_runtimes
-
-        asyncio.run(close_runtimes(runtimes))  # nothing ran; do not leave worker threads behind
-        raise
+    panels = [make_panel(g, runtimes, caller) for g in plan.graders]
     items = [ItemGrader(p) for p in panels if not p.grader.pairwise]
-    if items:
-        engine.hooks.append(GraderHook(items))
     pairwise = [PairwiseRunner(p, plan) for p in panels if p.grader.pairwise]
-    return Grading(pairwise, store, engine.concurrency)
-
-
-def estimate_judge_calls(plan: Plan) -> dict[str, int]:
-    """Judge calls per judge id for the whole plan, before retries and only_if skips.
-
-    Item graders: items x samples; pairwise: pairs x 2 orders x samples (for --dry-run).
-    """
-    calls: dict[str, int] = {}
-    for grader in plan.graders:
-        per_judge = plan.total * grader.config.samples
-        if isinstance(grader.config, PairwiseGrader):
-            per_judge = _pairs(grader.config, plan) * 2 * grader.config.samples
-        for jid in grader.judge_ids:
-            calls[jid] = calls.get(jid, 0) + per_judge
-    return calls
-
-
-def _pairs(config: PairwiseGrader, plan: Plan) -> int:
-    selected = plan.variant_names if config.by == "variant" else plan.model_ids
-    if not all(side in selected for side in config.sides):
-        return 0
-    others = len(plan.model_ids) if config.by == "variant" else len(plan.variant_names)
-    return len(plan.examples) * plan.repeats * others
-
-
-def grader_sections(
-    run_dir: Path, records: list[dict[str, Any]], graders: list[BoundGrader]
-) -> dict[str, Any]:
-    """summary.json's "pairwise" and "calibration" sections (only those the suite uses)."""
-    from evalkit.graders.calibration import calibration_summary
-    from evalkit.graders.pairwise import pairwise_summary
-
-    if not graders:
-        return {}
-    sections: dict[str, Any] = {"judging": judging_totals(run_dir, records, graders)}
-    if any(g.pairwise for g in graders):
-        sections["pairwise"] = pairwise_summary(run_dir, graders)
-    calibration = calibration_summary(records, graders)
-    if calibration:
-        sections["calibration"] = calibration
-    return sections
-
-
-def judging_totals(
-    run_dir: Path, records: list[dict[str, Any]], graders: list[BoundGrader]
-) -> dict[str, Any]:
-    """Judge calls made and their cost, per grader (the cells' cost is the models' only)."""
-    from evalkit.graders.pairwise import PAIRWISE_FILE, read_pairs
-
-    totals = {g.name: {"calls": 0, "cost": 0.0} for g in graders}
-    metas = [
-        (name, score.get("meta") or {})
-        for record in records
-        for name, score in (record.get("scores") or {}).items()
-        if name in totals
-    ]
-    metas += [
-        (p["grader"], p) for p in read_pairs(run_dir / PAIRWISE_FILE) if p["grader"] in totals
-    ]
-    for name, meta in metas:
-        totals[name]["calls"] += int(meta.get("calls") or 0)
-        totals[name]["cost"] += float(meta.get("cost") or 0.0)
-    calls = sum(int(t["calls"]) for t in totals.values())
-    return {"calls": calls, "cost": sum(t["cost"] for t in totals.values()), "graders": totals}
-
-
-def grader_manifest(graders: list[BoundGrader]) -> list[dict[str, Any]]:
-    """run.json's record of the graders: enough to tell two runs' judging apart."""
-    return [
-        {
-            "name": g.name,
-            "type": g.config.type,
-            "judges": g.judge_ids,
-            "prompt_hash": stable_hash(g.prompt_source),
-            "config": g.config.model_dump(exclude_defaults=True),
-        }
-        for g in graders
-    ]
+    return Grading([GraderHook(items)] if items else [], pairwise, concurrency)

@@ -18,7 +18,8 @@ from __future__ import annotations
 from typing import Any
 
 from evalkit.graders.levels import Level, Levels, binary
-from evalkit.suite.graders import FACTUALITY_SCORES
+from evalkit.graders.types import GraderType, packaged_prompt
+from evalkit.suite.graders import FACTUALITY_SCORES, ClosedQAGrader, FactualityGrader
 
 FACTUALITY_MEANING = {
     "consistent": "the output contains the same facts as the reference",
@@ -51,3 +52,24 @@ def missing_reference(variables: dict[str, Any]) -> str | None:
     if reference is None or not str(reference).strip():
         return "no reference answer for this example"
     return None
+
+
+def _closed_qa_criteria(config: ClosedQAGrader) -> list[str]:
+    return [config.criteria] if config.criteria else []
+
+
+CLOSED_QA = GraderType(
+    name="closed_qa",
+    config=ClosedQAGrader,
+    levels=lambda config: closed_qa_levels(config.threshold),
+    prompt=packaged_prompt("evalkit.graders", "prompts/closed_qa.jinja"),
+    criteria=_closed_qa_criteria,
+    needs_reference=True,
+)
+FACTUALITY = GraderType(
+    name="factuality",
+    config=FactualityGrader,
+    levels=lambda config: factuality_levels(config.choice_scores, config.threshold),
+    prompt=packaged_prompt("evalkit.graders", "prompts/factuality.jinja"),
+    needs_reference=True,
+)

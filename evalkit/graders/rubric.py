@@ -15,6 +15,7 @@ A numeric scale has no pass/fail unless the grader sets a threshold.
 from __future__ import annotations
 
 from evalkit.graders.levels import Level, Levels, binary
+from evalkit.graders.types import GraderType, packaged_prompt
 from evalkit.suite.graders import RubricGrader
 
 
@@ -29,3 +30,16 @@ def rubric_levels(config: RubricGrader) -> Levels:
     else:
         levels = tuple(Level(str(k), float(k), str(d)) for k, d in sorted(dict(scale).items()))
     return Levels(levels, threshold=config.threshold, numeric=True)
+
+
+def rubric_criteria(config: RubricGrader) -> list[str]:
+    return [config.rubric] if isinstance(config.rubric, str) else list(config.rubric)
+
+
+RUBRIC = GraderType(
+    name="rubric",
+    config=RubricGrader,
+    levels=rubric_levels,
+    prompt=packaged_prompt("evalkit.graders", "prompts/rubric.jinja"),
+    criteria=rubric_criteria,
+)

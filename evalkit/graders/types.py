@@ -20,7 +20,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from evalkit.graders.bind import BoundGrader
 
 from evalkit.graders.levels import Levels
 
@@ -58,3 +61,25 @@ def grader_type(name: str) -> GraderType:
 
     found: GraderType = registry().get("grader", name, what="grader type")
     return found
+
+
+class RunShape(Protocol):
+    """What the graders need to know about a run's matrix (evalkit.plan.Plan is one)."""
+
+    @property
+    def graders(self) -> list[BoundGrader]: ...
+
+    @property
+    def total(self) -> int: ...
+
+    @property
+    def repeats(self) -> int: ...
+
+    @property
+    def variant_names(self) -> list[str]: ...
+
+    @property
+    def model_ids(self) -> list[str]: ...
+
+    @property
+    def examples(self) -> list[Any]: ...

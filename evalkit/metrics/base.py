@@ -18,7 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from evalkit.errors import SuiteError
+from evalkit.errors import SuiteError, did_you_mean
+from evalkit.plugins.registry import MetricSpec, declare_metric, registry, resolve
 from evalkit.records import Generation, Message, Score
 
 
@@ -39,62 +40,37 @@ class ScoreContext:
 MetricFn = Callable[..., Score | bool | float | int | None]
 
 
-@dataclass(slots=True)
-class MetricDef:
-    name: str
-    fn: MetricFn
-    primary: str | None  # the argument a shorthand value binds to: `contains: "x"` -> value="x"
-    description: str = ""
-
-
-_METRICS: dict[str, MetricDef] = {}
-
-# Modules whose import registers the built-in metrics; cheap (heavy libs imported lazily).
-_BUILTIN_MODULES = (
-    "evalkit.metrics.text",
-    "evalkit.metrics.structured",
-    "evalkit.metrics.similarity",
-    "evalkit.metrics.performance",
-)
-_loaded = False
+MetricDef = MetricSpec  # name, fn, primary, description (evalkit.plugins.registry)
 
 
 def register_metric(name: str, primary: str | None = None) -> Callable[[MetricFn], MetricFn]:
-    """Decorator: register `fn(ctx, **args)` as metric `name`."""
+    """Decorator: register `fn(ctx, **args)` as metric `name` (in the plugin registry)."""
 
     def decorator(fn: MetricFn) -> MetricFn:
         doc = (inspect.getdoc(fn) or "").split("\n")[0]
-        _METRICS[name] = MetricDef(name=name, fn=fn, primary=primary, description=doc)
+        declare_metric(MetricSpec(name, fn, primary, doc))
         return fn
 
     return decorator
 
 
-def _load_builtins() -> None:
-    global _loaded
-    if not _loaded:
-        for module in _BUILTIN_MODULES:
-            importlib.import_module(module)
-        _loaded = True
-
-
 def metric_names() -> list[str]:
-    _load_builtins()
-    return sorted(_METRICS)
+    return registry().names("metric")
 
 
 def get_metric(name: str) -> MetricDef:
     """Look a metric up by registered name, or load a custom one given as `module:function`."""
-    _load_builtins()
-    if name in _METRICS:
-        return _METRICS[name]
+    reg = registry()
+    if reg.has("metric", name):
+        found: MetricDef = reg.get("metric", name)
+        if isinstance(found.fn, str):  # a plugin may name its function by import path
+            found.fn = resolve(found.fn)
+        return found
     if ":" in name:
         return _load_custom(name)
-    from evalkit.suite.suggest import did_you_mean
-
     raise SuiteError(
         f"unknown metric '{name}'",
-        hint=did_you_mean(name, _METRICS)
+        hint=did_you_mean(name, reg.names("metric"))
         or "known metrics: " + ", ".join(metric_names()) + "; or a custom 'module:function'",
     )
 

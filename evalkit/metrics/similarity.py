@@ -1,22 +1,20 @@
-"""Reference-based similarity metrics: edit distance, ROUGE-L and BLEU, each 0..1.
+"""Reference-based similarity metrics: edit distance (normalised or absolute) and BLEU.
 
 The reference may be one string or a list of acceptable references; the best score counts.
-rapidfuzz, rouge_score and sacrebleu are imported on first use so importing evalkit stays cheap.
+rapidfuzz and sacrebleu are imported on first use so importing evalkit stays cheap. ROUGE lives
+in rouge.py, the tokenizers in tokenize.py.
 """
 
 from __future__ import annotations
 
 import functools
-import re
 from typing import Any
 
 from evalkit.errors import SuiteError
 from evalkit.metrics.base import ScoreContext, register_metric
-from evalkit.metrics.text import as_list, normalise, requires_output, with_threshold
+from evalkit.metrics.text import as_float, as_list, normalise, requires_output, with_threshold
+from evalkit.metrics.tokenize import bleu_tokens
 from evalkit.records import Score
-
-# rouge_score's default tokenizer keeps only ASCII letters and digits.
-_ROUGE_TOKEN = re.compile(r"[a-z0-9]", re.IGNORECASE)
 
 
 @register_metric("similarity", primary="reference")
@@ -44,33 +42,30 @@ def similarity(
     return with_threshold(value, threshold)
 
 
-@functools.lru_cache(maxsize=2)
-def _rouge_scorer(use_stemmer: bool) -> Any:
-    # Building a scorer loads the stemmer; one per setting serves the whole run.
-    from rouge_score import rouge_scorer
-
-    return rouge_scorer.RougeScorer(["rougeL"], use_stemmer=use_stemmer)
-
-
-@register_metric("rouge_l", primary="reference")
+@register_metric("levenshtein", primary="reference")
 @requires_output
-def rouge_l(
-    ctx: ScoreContext, reference: Any, *, threshold: Any = None, use_stemmer: bool = False
+def levenshtein(
+    ctx: ScoreContext, reference: Any, *, threshold: Any = 5, ignore_case: bool = False
 ) -> Score:
-    """ROUGE-L F-measure against the reference, 0..1 (English tokens; option use_stemmer).
+    """Edit distance in characters to the nearest reference; passes when <= threshold (5).
 
-    - rouge_l: {reference: "{{ summary }}", threshold: 0.4}
+    - levenshtein: {reference: "{{ expected }}", threshold: 3}
     """
-    references = as_list(reference)
-    if not any(_ROUGE_TOKEN.search(ref) for ref in references):
-        # Scoring would give 0 even for an identical answer: say so instead of a silent 0.
-        return Score(
-            value=None,
-            reason="rouge_l tokenises ASCII letters and digits only; use similarity or bleu",
-        )
-    scorer = _rouge_scorer(bool(use_stemmer))
-    value = max(scorer.score(ref, ctx.text)["rougeL"].fmeasure for ref in references)
-    return with_threshold(value, threshold)
+    from rapidfuzz.distance import Levenshtein
+
+    limit = as_float(threshold, "threshold")
+    output = normalise(ctx.text, ignore_case=ignore_case, strip=False)
+    distance = min(
+        Levenshtein.distance(output, normalise(ref, ignore_case=ignore_case, strip=False))
+        for ref in as_list(reference)
+    )
+    meta = {"distance": distance}
+    if limit is None:  # `threshold: null`: report the distance itself, no verdict
+        return Score(value=float(distance), meta=meta)
+    if distance > limit:
+        reason = f"distance {distance} > threshold {limit:g}"
+        return Score(value=0.0, passed=False, reason=reason, meta=meta)
+    return Score(value=1.0, passed=True, meta=meta)
 
 
 @functools.lru_cache(maxsize=8)
@@ -83,7 +78,7 @@ def _bleu(tokenize: str, lowercase: bool) -> Any:
     except KeyError:
         raise SuiteError(
             f"unknown BLEU tokenizer '{tokenize}'",
-            hint="use 13a (the default), intl, char, zh or none",
+            hint="use unicode (the default), 13a, intl, char, zh or none",
         ) from None
 
 
@@ -94,13 +89,22 @@ def bleu(
     reference: Any,
     *,
     threshold: Any = None,
-    tokenize: str = "13a",
+    tokenize: str = "unicode",
     ignore_case: bool = False,
 ) -> Score:
-    """Sentence BLEU against the reference(s), 0..1 (sacrebleu; option tokenize: 13a|intl|zh|...).
+    """Sentence BLEU against the reference(s), 0..1 (sacrebleu; Unicode-aware tokens by default).
 
     - bleu: "{{ expected }}"
     """
-    scorer = _bleu(str(tokenize), bool(ignore_case))
-    value = scorer.sentence_score(ctx.text, as_list(reference)).score / 100.0
-    return with_threshold(value, threshold)
+    references = as_list(reference)
+    if tokenize == "unicode":
+        # evalkit's tokenizer (see tokenize.py), then sacrebleu on the space-joined tokens
+        def join(text: str) -> str:
+            return " ".join(bleu_tokens(text, bool(ignore_case)))
+
+        scorer = _bleu("none", False)
+        value = scorer.sentence_score(join(ctx.text), [join(r) for r in references]).score
+    else:
+        scorer = _bleu(str(tokenize), bool(ignore_case))
+        value = scorer.sentence_score(ctx.text, references).score
+    return with_threshold(value / 100.0, threshold)

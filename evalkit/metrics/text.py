@@ -1,14 +1,16 @@
-"""Text metrics: exact match, substrings, regular expressions, labels and length.
+"""Text metrics: exact match, substrings, regular expressions and labels.
 
-Arguments arrive rendered for the row, so a list written as a template may arrive as its string
-form and a number as a string; `as_list` and `as_float` accept both. The helpers here are shared
-by the other metric modules.
+Arguments arrive bound for the row with their types: `value: "{{ answer }}"` is the row's
+value itself (a list, a number, a mapping), a longer template is its rendered text. Several
+expected values (a list) mean "any of" for equals, contains and starts/ends_with. `as_text`
+writes a non-string value as JSON would (true, 42, ["a"]), so YAML `true` matches "true".
+The helpers here are shared by the other metric modules.
 """
 
 from __future__ import annotations
 
-import ast
 import functools
+import json
 import re
 import unicodedata
 from collections.abc import Callable
@@ -41,19 +43,24 @@ def requires_output(
     return wrapper
 
 
+def as_text(value: Any) -> str:
+    """A value as the text a model would write: strings as they are, the rest as JSON."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool | int | float | dict | list) or value is None:
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return str(value)  # YAML dates and the like
+
+
 def as_list(value: Any) -> list[str]:
-    """A list of strings from a YAML list, one string, or a rendered list ("['a', 'b']")."""
+    """The expected values as strings: a list (or tuple) item by item, anything else as one.
+
+    A string is always one value, even "[1, 2]": a list reaches a metric as a list (a single
+    `{{ column }}` keeps the row value's type), so text is never re-parsed as code.
+    """
     if isinstance(value, list | tuple | set):
-        return [str(v) for v in value]
-    text = str(value)
-    if text.startswith("[") and text.endswith("]"):
-        try:  # literal_eval is safe: it only builds literals, it never calls anything
-            parsed = ast.literal_eval(text)
-        except (ValueError, SyntaxError):
-            parsed = None
-        if isinstance(parsed, list):
-            return [str(v) for v in parsed]
-    return [text]
+        return [as_text(v) for v in value]
+    return [as_text(value)]
 
 
 def as_float(value: Any, name: str) -> float | None:
@@ -102,18 +109,42 @@ def equals(
     strip: bool = True,
     normalize_whitespace: bool = False,
     remove_punctuation: bool = False,
-) -> bool:
-    """Output equals the value after stripping (options normalise case, spaces, punctuation).
+    json: bool = False,
+) -> Score | bool:
+    """Output equals the value, or any value of a list; a mapping (or `json: true`) compares JSON.
 
     - equals: "{{ expected }}"
     """
+    if json or isinstance(value, dict):
+        from evalkit.metrics.structured import json_equals
+
+        return json_equals(ctx.text, value)
     opts = {
         "ignore_case": ignore_case,
         "strip": strip,
         "normalize_whitespace": normalize_whitespace,
         "remove_punctuation": remove_punctuation,
     }
-    return normalise(ctx.text, **opts) == normalise(str(value), **opts)
+    output = normalise(ctx.text, **opts)
+    if not isinstance(value, list | tuple):
+        return output == normalise(as_text(value), **opts)
+    return _any_of(as_list(value), lambda v: normalise(v, **opts) == output)
+
+
+# Every text contains "" and starts with it: a check that cannot fail is a data error (often
+# an empty cell), so it is unscored with the reason, as promptfoo refuses it.
+def _nothing_to_find() -> Score:
+    return Score(value=None, reason="the expected value is empty: nothing to look for")
+
+
+def _any_of(values: list[str], test: Callable[[str], bool]) -> Score:
+    """Pass when one of several expected values passes `test`; meta says which one."""
+    for candidate in values:
+        if test(candidate):
+            return Score(value=1.0, passed=True, meta={"matched": candidate})
+    if not values:
+        return Score(value=None, reason="an empty list of expected values")
+    return Score(value=0.0, passed=False, reason=f"none of {values!r}"[:300])
 
 
 def _haystack(ctx: ScoreContext, ignore_case: bool, normalize_whitespace: bool) -> str:
@@ -131,23 +162,33 @@ def _needles(values: Any, ignore_case: bool, normalize_whitespace: bool) -> list
     ]
 
 
-def _contains(text: str, value: Any, ignore_case: bool, normalize_whitespace: bool) -> bool:
+def _contains(text: str, value: Any, ignore_case: bool, normalize_whitespace: bool) -> Score | bool:
+    if isinstance(value, list | tuple):
+        haystack = normalise(
+            text, ignore_case=ignore_case, strip=False, normalize_whitespace=normalize_whitespace
+        )
+        return _any_of(
+            as_list(value),
+            lambda v: _needles(v, ignore_case, normalize_whitespace)[0] in haystack,
+        )
+    if value == "":
+        return _nothing_to_find()
     if not (ignore_case or normalize_whitespace):
-        return str(value) in text  # the common case stays a single substring test
+        return as_text(value) in text  # the common case stays a single substring test
     opts = {
         "ignore_case": ignore_case,
         "strip": False,
         "normalize_whitespace": normalize_whitespace,
     }
-    return normalise(str(value), **opts) in normalise(text, **opts)
+    return normalise(as_text(value), **opts) in normalise(text, **opts)
 
 
 @register_metric("contains", primary="value")
 @requires_output
 def contains(
     ctx: ScoreContext, value: Any, *, ignore_case: bool = False, normalize_whitespace: bool = False
-) -> bool:
-    """Output contains the value (options: ignore_case, normalize_whitespace).
+) -> Score | bool:
+    """Output contains the value, or any value of a list (options: ignore_case, ...).
 
     - contains: "{{ expected }}"
     """
@@ -156,12 +197,32 @@ def contains(
 
 @register_metric("icontains", primary="value")
 @requires_output
-def icontains(ctx: ScoreContext, value: Any, *, normalize_whitespace: bool = False) -> bool:
-    """Output contains the value, ignoring case.
+def icontains(ctx: ScoreContext, value: Any, *, normalize_whitespace: bool = False) -> Score | bool:
+    """Output contains the value (or any value of a list), ignoring case (casefold).
 
     - icontains: "{{ expected }}"
     """
     return _contains(ctx.text, value, True, normalize_whitespace)
+
+
+def _found(
+    ctx: ScoreContext, values: Any, ignore_case: bool, normalize_whitespace: bool
+) -> tuple[list[str], list[str]]:
+    text = _haystack(ctx, ignore_case, normalize_whitespace)
+    needles = _needles(values, ignore_case, normalize_whitespace)
+    return [v for v in needles if v in text], [v for v in needles if v not in text]
+
+
+def _any_found(found: list[str]) -> Score:
+    if found:
+        return Score(value=1.0, passed=True, meta={"found": found})
+    return Score(value=0.0, passed=False, reason="none of the values found")
+
+
+def _all_found(missing: list[str]) -> Score:
+    if missing:
+        return Score(value=0.0, passed=False, reason="missing: " + ", ".join(map(repr, missing)))
+    return Score(value=1.0, passed=True)
 
 
 @register_metric("contains_any", primary="values")
@@ -173,11 +234,17 @@ def contains_any(
 
     - contains_any: ["refund", "money back"]
     """
-    text = _haystack(ctx, ignore_case, normalize_whitespace)
-    found = [v for v in _needles(values, ignore_case, normalize_whitespace) if v in text]
-    if found:
-        return Score(value=1.0, passed=True, meta={"found": found})
-    return Score(value=0.0, passed=False, reason="none of the values found")
+    return _any_found(_found(ctx, values, ignore_case, normalize_whitespace)[0])
+
+
+@register_metric("icontains_any", primary="values")
+@requires_output
+def icontains_any(ctx: ScoreContext, values: Any, *, normalize_whitespace: bool = False) -> Score:
+    """Output contains at least one of the values, ignoring case (casefold).
+
+    - icontains_any: ["refund", "money back"]
+    """
+    return _any_found(_found(ctx, values, True, normalize_whitespace)[0])
 
 
 @register_metric("contains_all", primary="values")
@@ -189,11 +256,17 @@ def contains_all(
 
     - contains_all: ["{{ city }}", "{{ country }}"]
     """
-    text = _haystack(ctx, ignore_case, normalize_whitespace)
-    missing = [v for v in _needles(values, ignore_case, normalize_whitespace) if v not in text]
-    if missing:
-        return Score(value=0.0, passed=False, reason="missing: " + ", ".join(map(repr, missing)))
-    return Score(value=1.0, passed=True)
+    return _all_found(_found(ctx, values, ignore_case, normalize_whitespace)[1])
+
+
+@register_metric("icontains_all", primary="values")
+@requires_output
+def icontains_all(ctx: ScoreContext, values: Any, *, normalize_whitespace: bool = False) -> Score:
+    """Output contains every one of the values, ignoring case (casefold).
+
+    - icontains_all: ["{{ city }}", "{{ country }}"]
+    """
+    return _all_found(_found(ctx, values, True, normalize_whitespace)[1])
 
 
 @register_metric("not_contains", primary="value")
@@ -234,8 +307,11 @@ def regex(
     multiline: bool = False,
     dotall: bool = False,
     full: bool = False,
+    ascii: bool = False,
 ) -> Score:
     """Output matches the regular expression (search; `full: true` matches the stripped output).
+
+    `ascii: true` makes \\d, \\w and \\s ASCII-only, as in JavaScript (promptfoo's regex).
 
     - regex: '^\\d{4}-\\d{2}-\\d{2}$'
     """
@@ -243,6 +319,7 @@ def regex(
         (re.IGNORECASE if ignore_case else 0)
         | (re.MULTILINE if multiline else 0)
         | (re.DOTALL if dotall else 0)
+        | (re.ASCII if ascii else 0)
     )
     compiled = compile_pattern(str(pattern), flags)
     match = compiled.fullmatch(ctx.text.strip()) if full else compiled.search(ctx.text)
@@ -254,30 +331,41 @@ def regex(
     return Score(value=1.0, passed=True, meta=meta)
 
 
+def _affix(
+    ctx: ScoreContext, value: Any, ignore_case: bool, strip: bool, test: Callable[[str, str], bool]
+) -> Score | bool:
+    text = normalise(ctx.text, ignore_case=ignore_case, strip=strip)
+    if value == "":
+        return _nothing_to_find()
+    if not isinstance(value, list | tuple):
+        return test(text, normalise(as_text(value), ignore_case=ignore_case, strip=strip))
+    return _any_of(
+        as_list(value), lambda v: test(text, normalise(v, ignore_case=ignore_case, strip=strip))
+    )
+
+
 @register_metric("starts_with", primary="value")
 @requires_output
 def starts_with(
     ctx: ScoreContext, value: Any, *, ignore_case: bool = False, strip: bool = True
-) -> bool:
-    """Output starts with the value (leading whitespace ignored unless `strip: false`).
+) -> Score | bool:
+    """Output starts with the value, or any of a list (leading space ignored unless strip: false).
 
     - starts_with: "Dear customer"
     """
-    text = normalise(ctx.text, ignore_case=ignore_case, strip=strip)
-    return text.startswith(normalise(str(value), ignore_case=ignore_case, strip=strip))
+    return _affix(ctx, value, ignore_case, strip, str.startswith)
 
 
 @register_metric("ends_with", primary="value")
 @requires_output
 def ends_with(
     ctx: ScoreContext, value: Any, *, ignore_case: bool = False, strip: bool = True
-) -> bool:
-    """Output ends with the value (trailing whitespace ignored unless `strip: false`).
+) -> Score | bool:
+    """Output ends with the value, or any of a list (trailing space ignored unless strip: false).
 
     - ends_with: "Best regards"
     """
-    text = normalise(ctx.text, ignore_case=ignore_case, strip=strip)
-    return text.endswith(normalise(str(value), ignore_case=ignore_case, strip=strip))
+    return _affix(ctx, value, ignore_case, strip, str.endswith)
 
 
 def _clean_label(text: str, ignore_case: bool) -> str:
@@ -298,47 +386,3 @@ def one_of(ctx: ScoreContext, labels: Any, *, ignore_case: bool = False) -> Scor
             return Score(value=1.0, passed=True, meta={"label": label})
     shown = ctx.text.strip()[:80]
     return Score(value=0.0, passed=False, reason=f"{shown!r} is not one of {as_list(labels)}")
-
-
-def _length_violations(chars: int, words: int, bounds: dict[str, Any]) -> list[str]:
-    counts = {"chars": chars, "words": words}
-    problems = []
-    for key, raw in bounds.items():
-        limit = as_float(raw, key)
-        if limit is None:
-            continue
-        kind, unit = key.split("_")
-        count = counts[unit]
-        if (kind == "min" and count < limit) or (kind == "max" and count > limit):
-            sign = "<" if kind == "min" else ">"
-            problems.append(f"{count} {unit} {sign} {key} {limit:g}")
-    return problems
-
-
-@register_metric("length")
-@requires_output
-def length(
-    ctx: ScoreContext,
-    *,
-    min_chars: Any = None,
-    max_chars: Any = None,
-    min_words: Any = None,
-    max_words: Any = None,
-) -> Score:
-    """Output length is within bounds (min_chars, max_chars, min_words, max_words).
-
-    - length: {max_words: 50}
-    """
-    text = ctx.text.strip()
-    chars, words = len(text), len(text.split())
-    bounds = {
-        "min_chars": min_chars,
-        "max_chars": max_chars,
-        "min_words": min_words,
-        "max_words": max_words,
-    }
-    problems = _length_violations(chars, words, bounds)
-    meta = {"chars": chars, "words": words}
-    if problems:
-        return Score(value=0.0, passed=False, reason="; ".join(problems), meta=meta)
-    return Score(value=1.0, passed=True, meta=meta)

@@ -17,8 +17,12 @@ PROVIDERS = {
 }
 METRIC_MODULES = (
     "evalkit.metrics.text",
+    "evalkit.metrics.length",
     "evalkit.metrics.structured",
     "evalkit.metrics.similarity",
+    "evalkit.metrics.rouge",
+    "evalkit.metrics.matching",
+    "evalkit.metrics.embedding",
     "evalkit.metrics.performance",
 )
 GRADERS = {
@@ -30,6 +34,7 @@ GRADERS = {
 REPORTERS = {
     "junit": "evalkit.report.junit:JUnitReporter",
     "markdown": "evalkit.report.markdown:MarkdownReporter",
+    "html": "evalkit.report.html:HtmlReporter",
 }
 TRACKERS = {"mlflow": "evalkit.trackers.mlflow.tracker:create"}
 

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from evalkit.errors import SuiteError
+from evalkit.errors import SuiteError, did_you_mean
 
 ENTRY_POINT_GROUP = "evalkit"
 BUILTINS = "evalkit.plugins.builtins:register"
@@ -44,6 +44,17 @@ def resolve(target: Any) -> Any:
     module_name, _, attr = target.partition(":")
     module = importlib.import_module(module_name)
     return getattr(module, attr) if attr else module
+
+
+@dataclass(slots=True)
+class MetricSpec:
+    """A metric: `fn(ctx, **args)`; `primary` is the argument a shorthand value binds to
+    (`contains: "x"` -> value="x")."""
+
+    name: str
+    fn: Any
+    primary: str | None = None
+    description: str = ""
 
 
 @dataclass
@@ -77,10 +88,7 @@ class Registry:
         self, name: str, fn: Any, primary: str | None = None, description: str = ""
     ) -> None:
         """`fn(ctx: ScoreContext, **args) -> Score | bool | float | None` (or its path)."""
-        from evalkit.metrics.base import MetricDef
-
-        definition = MetricDef(name=name, fn=fn, primary=primary, description=description)
-        self.add("metric", name, definition)
+        self.add("metric", name, MetricSpec(name, fn, primary, description))
 
     def add_metric_module(self, module: str) -> None:
         """A module whose import registers metrics with @register_metric (imported lazily)."""
@@ -124,7 +132,6 @@ class Registry:
         return target
 
     def unknown(self, kind: str, name: str, *, what: str | None = None) -> SuiteError:
-        from evalkit.suite.suggest import did_you_mean
 
         known = self.names(kind)
         hint = did_you_mean(name, known) or f"known {kind}s: {', '.join(known)}"
@@ -136,6 +143,11 @@ class Registry:
     def _load_metric_modules(self) -> None:
         while self.metric_modules:
             importlib.import_module(self.metric_modules.pop(0))
+        # metrics declared by decorator when their module was imported (maybe for an earlier
+        # registry: a module is imported once, a registry may be rebuilt)
+        for spec in _DECLARED_METRICS.values():
+            if spec.name not in self.entries["metric"]:
+                self.add("metric", spec.name, spec)
 
     # --- plugins ----------------------------------------------------------------------------
 
@@ -153,6 +165,21 @@ def _import_failed(kind: str, name: str, target: str, exc: ImportError) -> Suite
         f"the {kind} '{name}' cannot be loaded: {exc}",
         hint=f"install the package it needs ({missing}); it is registered as {target}",
     )
+
+
+_DECLARED_METRICS: dict[str, MetricSpec] = {}
+
+
+def declare_metric(spec: MetricSpec) -> None:
+    """A metric defined with @register_metric: kept for every registry, added to the current."""
+    _DECLARED_METRICS[spec.name] = spec
+    if _registry is not None:
+        _registry.add("metric", spec.name, spec)
+
+
+def grader_config(name: str) -> Any:
+    """The config model of grader type `name` (what a suite may write under `graders:`)."""
+    return registry().get("grader", name, what="grader type").config
 
 
 _lock = threading.RLock()

@@ -5,7 +5,8 @@ must not reach Python internals), StrictUndefined (a missing column is an error,
 string in a prompt), no autoescaping (prompts are not HTML).
 
 Filters beyond Jinja's built-ins: `tojson` (plain JSON, not HTML-escaped like Jinja's),
-`bullets` and `numbered` (a list as "- a" lines or "1. a" lines).
+`bullets` and `numbered` (a list as "- a" lines or "1. a" lines), `regex_escape` (a value
+matched literally inside a templated pattern: `regex: "^{{ answer | regex_escape }}$"`).
 
     template = compile_template("Q: {{ question }}", origin="prompts/qa.jinja")
     render(template, {"question": "Why?"}, example_id="ex1", origin="prompts/qa.jinja")
@@ -39,13 +40,19 @@ def _numbered(items: Iterable[Any], start: int = 1) -> str:
     return "\n".join(f"{i}. {item}" for i, item in enumerate(items, start))
 
 
+def _regex_escape(value: Any) -> str:
+    return re.escape(str(value))
+
+
 def _make_environment() -> SandboxedEnvironment:
     env = SandboxedEnvironment(
         undefined=StrictUndefined,
         autoescape=False,
         keep_trailing_newline=False,
     )
-    env.filters.update(tojson=_tojson, bullets=_bullets, numbered=_numbered)
+    env.filters.update(
+        tojson=_tojson, bullets=_bullets, numbered=_numbered, regex_escape=_regex_escape
+    )
     env.policies["json.dumps_kwargs"] = {"ensure_ascii": False, "sort_keys": False}
     return env
 

@@ -9,7 +9,6 @@ imported only when a suite names that provider.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -38,43 +37,31 @@ class ProviderFactory(Protocol):
     def __call__(self, config: ModelConfig, base_dir: Path) -> Provider: ...
 
 
-# name -> "module:factory"; the module is imported on first use only.
-_REGISTRY: dict[str, str] = {
-    "mock": "evalkit.providers.mock:create",
-    "function": "evalkit.providers.function:create",
-    "replay": "evalkit.providers.replay:create",
-    "transformers": "evalkit.providers.transformers:create",
-    "openai": "evalkit.providers.openai:create",
-}
+def register_provider(name: str, target: str | ProviderFactory) -> None:
+    """Register a provider factory (or its import path, "my_pkg.provider:create").
 
+    Plugins do this through the `evalkit` entry point (evalkit.plugins.registry)."""
+    from evalkit.plugins.registry import registry
 
-def register_provider(name: str, target: str) -> None:
-    """Register a provider factory by import path, e.g. ("mine", "my_pkg.provider:create")."""
-    _REGISTRY[name] = target
+    registry().add_provider(name, target)
 
 
 def provider_names() -> list[str]:
-    return sorted(_REGISTRY)
+    from evalkit.plugins.registry import registry
+
+    return registry().names("provider")
 
 
 def load_factory(name: str) -> ProviderFactory:
-    target = _REGISTRY.get(name)
-    if target is None:
-        from evalkit.suite.suggest import did_you_mean
+    from evalkit.plugins.registry import registry
 
-        raise SuiteError(
-            f"unknown provider '{name}'",
-            hint=did_you_mean(name, _REGISTRY) or f"known providers: {', '.join(provider_names())}",
-        )
-    module_name, _, attr = target.partition(":")
-    module = importlib.import_module(module_name)
-    factory: ProviderFactory = getattr(module, attr)
+    factory: ProviderFactory = registry().get("provider", name, what="provider")
     return factory
 
 
 def check_known_keys(provider: str, kind: str, given: Iterable[str], known: Iterable[str]) -> None:
     """Refuse an unknown option or param of a provider, with "did you mean", before any work."""
-    from evalkit.suite.suggest import did_you_mean
+    from evalkit.errors import did_you_mean
 
     names = sorted(known)
     for key in given:

@@ -42,10 +42,9 @@ from typing import TYPE_CHECKING, Any
 
 import openai
 
-from evalkit.engine.pricing import is_loopback_url
-from evalkit.engine.retry import DEFAULT_TIMEOUT
 from evalkit.errors import MissingKeyError, ProviderError, SuiteError
 from evalkit.providers.base import check_known_keys
+from evalkit.providers.http import DEFAULT_TIMEOUT, is_loopback_url
 from evalkit.records import Generation, GenerationRequest, Usage
 
 if TYPE_CHECKING:

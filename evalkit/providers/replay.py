@@ -16,10 +16,9 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from evalkit.errors import ProviderError, SuiteError
+from evalkit.errors import ProviderError, SuiteError, did_you_mean
 from evalkit.providers.base import check_known_keys
 from evalkit.records import Generation, GenerationRequest
-from evalkit.suite.suggest import did_you_mean
 
 if TYPE_CHECKING:
     from evalkit.suite.schema import ModelConfig

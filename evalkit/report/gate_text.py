@@ -1,6 +1,6 @@
 """Gate results for people: the terminal table after a run, and the texts Markdown/JUnit reuse.
 
-Everything reads summary["verdict"] (plain JSON), so a verdict re-decided by `evalkit gate`
+Everything reads summary.verdict (a typed VerdictDoc), so a verdict re-decided by `evalkit gate`
 prints exactly like one decided at the end of `evalkit run`.
 """
 
@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-RESULT_TEXT = {"pass": "PASS", "fail": "FAIL", "skip": "SKIP"}
+from evalkit.results.schema import GateResultDoc, RunSummary
+
+RESULT_TEXT = {"pass": "PASS", "fail": "FAIL", "skip": "SKIP", "inconclusive": "INCONCLUSIVE"}
+COLOR = {"pass": "green", "fail": "red", "skip": "yellow", "inconclusive": "yellow"}
 
 
 def num(value: Any, signed: bool = False) -> str:
@@ -19,22 +22,22 @@ def num(value: Any, signed: bool = False) -> str:
     return f"{value:+.4g}" if signed else f"{value:.4g}"
 
 
-def observed_text(gate: dict[str, Any]) -> str:
-    value = gate.get("observed")
-    if gate["type"] == "regression":
+def observed_text(gate: GateResultDoc) -> str:
+    value = gate.observed
+    if gate.type == "regression":
         return f"diff {num(value, signed=True)}" if value is not None else "–"
-    if gate["type"] == "cost":
+    if gate.type == "cost":
         return f"${value:.4f}" if value is not None else "–"
     return num(value) if value is not None else "–"
 
 
-def statistics_text(gate: dict[str, Any]) -> str:
+def statistics_text(gate: GateResultDoc) -> str:
     """The evidence in one short line: interval, n, p-values."""
-    s = gate.get("statistics") or {}
+    s = gate.statistics
     parts = []
     if s.get("ci_low") is not None or s.get("ci_high") is not None:
         pct = round(100 * float(s.get("confidence") or 0.95))
-        signed = gate["type"] == "regression"
+        signed = gate.type == "regression"
         low, high = num(s.get("ci_low"), signed), num(s.get("ci_high"), signed)
         parts.append(f"{pct}% CI [{low}, {high}]")
     if s.get("p_value") is not None:
@@ -49,28 +52,29 @@ def statistics_text(gate: dict[str, Any]) -> str:
     return " · ".join(parts)
 
 
-def verdict_line(summary: dict[str, Any]) -> str:
+def verdict_line(summary: RunSummary) -> str:
     """One line: PASSED / FAILED / INCOMPLETE with the failed gate count."""
-    verdict = summary.get("verdict")
-    status = summary.get("status", "complete")
-    if status != "complete":
-        return f"INCOMPLETE: the run is {status}; gates are not trusted for release (exit 3)"
+    verdict = summary.verdict
+    if summary.status != "complete":
+        return (
+            f"INCOMPLETE: the run is {summary.status}; gates are not trusted for release (exit 3)"
+        )
     if verdict is None:
         return "no gates defined"
-    failed = verdict["counts"]["failed"]
-    total = verdict["counts"]["gates"]
-    if verdict["passed"]:
+    failed = verdict.counts.failed
+    total = verdict.counts.gates
+    if verdict.passed:
         return f"PASSED: all {total} gate checks passed"
     return f"FAILED: {failed} of {total} gate checks failed"
 
 
-def gate_table(summary: dict[str, Any]) -> Any:
+def gate_table(summary: RunSummary) -> Any:
     """A rich Table: gate, observed, threshold, statistics, result (None when no gates)."""
     from rich.markup import escape
     from rich.table import Table
 
-    verdict = summary.get("verdict")
-    if not verdict or not verdict.get("gates"):
+    verdict = summary.verdict
+    if verdict is None or not verdict.gates:
         return None
     table = Table(title="gates", header_style="bold", show_lines=False)
     for header, justify in (
@@ -81,19 +85,19 @@ def gate_table(summary: dict[str, Any]) -> Any:
         ("result", "center"),
     ):
         table.add_column(header, justify=justify)  # type: ignore[arg-type]
-    for gate in verdict["gates"]:
-        color = {"pass": "green", "fail": "red", "skip": "yellow"}[gate["status"]]
+    for gate in verdict.gates:
+        color = COLOR[gate.status]
         table.add_row(  # names hold "[variant/model]", which rich would read as markup
-            escape(gate["name"]),
+            escape(gate.name),
             observed_text(gate),
-            escape(gate.get("threshold") or ""),
+            escape(gate.threshold or ""),
             escape(statistics_text(gate)),
-            f"[bold {color}]{RESULT_TEXT[gate['status']]}[/bold {color}]",
+            f"[bold {color}]{RESULT_TEXT[gate.status]}[/bold {color}]",
         )
     return table
 
 
-def print_verdict(console: Any, summary: dict[str, Any]) -> None:
+def print_verdict(console: Any, summary: RunSummary) -> None:
     """The gate table, the reason of every failed gate, and the verdict line."""
     from rich.markup import escape
 
@@ -101,10 +105,10 @@ def print_verdict(console: Any, summary: dict[str, Any]) -> None:
     if table is None:
         return
     console.print(table)
-    for gate in summary["verdict"]["gates"]:
-        if gate["status"] != "pass":
-            mark = "[red]✗[/red]" if gate["status"] == "fail" else "[yellow]-[/yellow]"
-            text = escape(f"{gate['name']}: {gate['message']}")
+    for gate in summary.verdict.gates if summary.verdict else []:
+        if gate.status != "pass":
+            mark = "[red]✗[/red]" if gate.status == "fail" else "[yellow]-[/yellow]"
+            text = escape(f"{gate.name}: {gate.message}")
             console.print(f"{mark} {text}", highlight=False)
     line = verdict_line(summary)
     color = "green" if line.startswith("PASSED") else "red"

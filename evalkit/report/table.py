@@ -8,13 +8,14 @@ shows whether the win is more than noise.
 from __future__ import annotations
 
 import math
-from typing import Any
 
 from rich.table import Table
 
+from evalkit.results.schema import CellSummary, MetricStats, RunSummary
 
-def comparison_table(summary: dict[str, Any], title: str | None = None) -> Table:
-    cells = summary["cells"]
+
+def comparison_table(summary: RunSummary, title: str | None = None) -> Table:
+    cells = summary.cells
     metric_names = _metric_names(cells)
     table = Table(title=title, show_lines=False, header_style="bold")
     table.add_column("variant")
@@ -25,40 +26,40 @@ def comparison_table(summary: dict[str, Any], title: str | None = None) -> Table
         table.add_column(header, justify="right")
     best = {name: _best(cells, name) for name in metric_names}
     for cell in cells:
-        row = [cell["variant"], cell["model"]]
+        row = [cell.variant, cell.model]
         for name in metric_names:
-            row.append(_metric_text(cell["metrics"].get(name), best[name]))
+            row.append(_metric_text(cell.metrics.get(name), best[name]))
         row.extend(_perf_texts(cell))
         table.add_row(*row)
     return table
 
 
-def _metric_names(cells: list[dict[str, Any]]) -> list[str]:
+def _metric_names(cells: list[CellSummary]) -> list[str]:
     names: dict[str, None] = {}
     for cell in cells:
-        names.update(dict.fromkeys(cell["metrics"]))
+        names.update(dict.fromkeys(cell.metrics))
     return list(names)
 
 
-def _best(cells: list[dict[str, Any]], name: str) -> float | None:
-    means = [c["metrics"][name]["mean"] for c in cells if name in c["metrics"]]
-    means = [m for m in means if m is not None and not math.isnan(m)]
-    return max(means) if len(means) > 1 else None
+def _best(cells: list[CellSummary], name: str) -> float | None:
+    means = [c.metrics[name].mean for c in cells if name in c.metrics]
+    found = [m for m in means if m is not None and not math.isnan(m)]
+    return max(found) if len(found) > 1 else None
 
 
-def _metric_text(stats: dict[str, Any] | None, best: float | None) -> str:
-    skipped = f" [dim]{stats['skipped']} skipped[/dim]" if stats and stats.get("skipped") else ""
-    if not stats or stats.get("n", 0) == 0:
-        unscored = stats.get("n_unscored", 0) if stats else 0
+def _metric_text(stats: MetricStats | None, best: float | None) -> str:
+    skipped = f" [dim]{stats.skipped} skipped[/dim]" if stats and stats.skipped else ""
+    if stats is None or stats.n == 0 or stats.mean is None:
+        unscored = stats.n_unscored if stats else 0
         text = f"[dim]–[/dim] ({unscored} unscored)" if unscored else "[dim]–[/dim]"
         return text + skipped  # a grader's only_if skips are counted, not hidden
-    mean, low, high = stats["mean"], stats.get("ci_low"), stats.get("ci_high")
-    text = _fmt(mean, stats["kind"])
+    mean, low, high = stats.mean, stats.ci_low, stats.ci_high
+    text = _fmt(mean, stats.kind)
     if low is not None and high is not None and not math.isnan(low):
-        text += f" [dim][{_fmt(low, stats['kind'])}–{_fmt(high, stats['kind'])}][/dim]"
-    text += f" [dim]n={stats['n']}[/dim]"
-    if stats.get("n_unscored"):
-        text += f" [yellow]{stats['n_unscored']} unscored[/yellow]"
+        text += f" [dim][{_fmt(low, stats.kind)}–{_fmt(high, stats.kind)}][/dim]"
+    text += f" [dim]n={stats.n}[/dim]"
+    if stats.n_unscored:
+        text += f" [yellow]{stats.n_unscored} unscored[/yellow]"
     text += skipped
     if best is not None and mean == best:
         text = f"[bold green]{text}[/bold green]"
@@ -69,14 +70,18 @@ def _fmt(value: float, kind: str) -> str:
     return f"{value:.0%}" if kind == "pass_rate" else f"{value:.3g}"
 
 
-def _perf_texts(cell: dict[str, Any]) -> list[str]:
-    latency = cell["latency_ms"]["mean"]
-    tokens = cell["tokens"]
-    cost = cell.get("cost")
-    errors = cell["errors"]
+def _perf_texts(cell: CellSummary) -> list[str]:
+    latency = cell.latency_ms.mean
+    tokens = cell.tokens
+    if cell.items and cell.errors == cell.items:
+        latency_text = "[dim]–[/dim]"  # every call failed: nothing was served, not even a cache
+    elif latency is None:
+        latency_text = "[dim]cached[/dim]"
+    else:
+        latency_text = f"{latency:.0f}"
     return [
-        f"{latency:.0f}" if latency is not None else "[dim]cached[/dim]",
-        f"{tokens['mean_input']:.0f}/{tokens['mean_output']:.0f}",
-        f"{cost['total']:.4f}" if cost else "–",
-        f"[red]{errors}[/red]" if errors else "0",
+        latency_text,
+        f"{tokens.mean_input:.0f}/{tokens.mean_output:.0f}",
+        f"{cell.cost.total:.4f}" if cell.cost else "–",
+        f"[red]{cell.errors}[/red]" if cell.errors else "0",
     ]

@@ -1,13 +1,18 @@
 """Compare two runs: per variant x model and metric, both values, the difference, and the
 examples whose score changed, paired by example id (each example is its own control).
 
-Differences are B - A: run B is the candidate, run A the reference. Repeats of an example are
-averaged first. The p-value is two-sided and paired: exact McNemar for pass/fail metrics,
-Wilcoxon signed-rank for scores; it is a guide for reading, the release gates decide.
+Differences are B - A: run B is the candidate, run A the reference. The difference is paired: it
+is taken over the examples both runs scored (each run's own value over all its examples is shown
+beside it, and the examples only one run has are counted), so two runs with different example
+sets never show a drop that no example had. Repeats of an example are averaged first. The
+p-value is two-sided and paired: exact McNemar for pass/fail metrics, Wilcoxon signed-rank for
+scores; it is a guide for reading, the release gates decide.
 
     comparison = compare_runs(Path("runs"), "20261127-101500-faq-1a2b", "20261128-090000-faq-3c4d")
     for diff in comparison.diffs:
         print(diff.metric, diff.a_mean, diff.b_mean, diff.diff, len(diff.changed))
+    for pair in comparison.examples:          # changed examples side by side
+        print(pair.example_id, pair.input, pair.expected, pair.a[0].output, pair.b[0].output)
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from evalkit.results.examples import PairedExample, paired_examples
+from evalkit.results.schema import MetricStats, ResultRecord
 from evalkit.results.store import RunStore
 
 Cell = tuple[str, str]  # (variant, model)
@@ -41,9 +48,11 @@ class MetricDiff:
     model: str
     metric: str
     kind: str  # pass_rate | mean
-    a_mean: float | None
+    a_mean: float | None  # each run's own value, over all the examples it scored
     b_mean: float | None
     n_pairs: int = 0
+    a_paired: float | None = None  # over the examples both runs scored
+    b_paired: float | None = None
     p_value: float | None = None
     changed: list[ExampleChange] = field(default_factory=list)  # biggest change first
     only_a: list[str] = field(default_factory=list)  # example ids scored only in run A
@@ -51,9 +60,10 @@ class MetricDiff:
 
     @property
     def diff(self) -> float | None:
-        if self.a_mean is None or self.b_mean is None:
+        """The paired difference B - A over the common examples."""
+        if self.a_paired is None or self.b_paired is None:
             return None
-        return self.b_mean - self.a_mean
+        return self.b_paired - self.a_paired
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -63,6 +73,8 @@ class MetricDiff:
             "kind": self.kind,
             "a": self.a_mean,
             "b": self.b_mean,
+            "a_paired": self.a_paired,
+            "b_paired": self.b_paired,
             "diff": self.diff,
             "n_pairs": self.n_pairs,
             "p_value": self.p_value,
@@ -80,8 +92,25 @@ class Comparison:
     cells_only_a: list[Cell] = field(default_factory=list)
     cells_only_b: list[Cell] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # e.g. different suites or datasets
+    # every example whose score changed, per variant x model, biggest change first
+    examples: list[PairedExample] = field(default_factory=list)
 
-    def to_json(self) -> dict[str, Any]:
+    def shown_examples(self, per_cell: int | None) -> list[PairedExample]:
+        """At most `per_cell` changed examples per variant x model (None: all)."""
+        if per_cell is None:
+            return list(self.examples)
+        taken: dict[Cell, int] = defaultdict(int)
+        shown = []
+        for pair in self.examples:
+            cell = (pair.variant, pair.model)
+            if taken[cell] < per_cell:
+                taken[cell] += 1
+                shown.append(pair)
+        return shown
+
+    def to_json(self, max_examples: int | None = None) -> dict[str, Any]:
+        """The comparison; `max_examples` caps the side-by-side examples per variant x model."""
+        shown = self.shown_examples(max_examples)
         return {
             "run_a": self.run_a,
             "run_b": self.run_b,
@@ -89,6 +118,8 @@ class Comparison:
             "cells_only_a": [list(c) for c in self.cells_only_a],
             "cells_only_b": [list(c) for c in self.cells_only_b],
             "notes": self.notes,
+            "examples": [p.to_json() for p in shown],
+            "examples_left_out": len(self.examples) - len(shown),
         }
 
 
@@ -101,7 +132,8 @@ def compare_runs(runs_dir: Path, run_a: str, run_b: str) -> Comparison:
 
 def compare_stores(store_a: RunStore, store_b: RunStore) -> Comparison:
     cells_a, cells_b = _summary_cells(store_a), _summary_cells(store_b)
-    values_a, values_b = example_values(store_a.records()), example_values(store_b.records())
+    records_a, records_b = store_a.records(drop=("messages",)), store_b.records(drop=("messages",))
+    values_a, values_b = example_values(records_a), example_values(records_b)
     diffs = []
     for cell in [c for c in cells_a if c in cells_b]:
         metrics = list(dict.fromkeys([*cells_a[cell], *cells_b[cell]]))
@@ -123,30 +155,37 @@ def compare_stores(store_a: RunStore, store_b: RunStore) -> Comparison:
         cells_only_a=[c for c in cells_a if c not in cells_b],
         cells_only_b=[c for c in cells_b if c not in cells_a],
         notes=_notes(store_a, store_b),
+        examples=paired_examples(store_b.manifest(), records_a, records_b, _changes(diffs)),
     )
 
 
-def _summary_cells(store: RunStore) -> dict[Cell, dict[str, dict[str, Any]]]:
-    summary = store.summary() or {}
-    return {
-        (c["variant"], c["model"]): dict(c.get("metrics") or {}) for c in summary.get("cells", [])
-    }
+def _changes(diffs: list[MetricDiff]) -> dict[tuple[str, str, str], dict[str, tuple[float, float]]]:
+    """(example id, variant, model) -> {metric: (A, B)} over every changed example."""
+    out: dict[tuple[str, str, str], dict[str, tuple[float, float]]] = defaultdict(dict)
+    for diff in diffs:
+        for change in diff.changed:
+            out[(change.example_id, diff.variant, diff.model)][diff.metric] = (change.a, change.b)
+    return dict(out)
 
 
-def example_values(records: list[dict[str, Any]]) -> dict[tuple[str, str, str], dict[str, float]]:
+def _summary_cells(store: RunStore) -> dict[Cell, dict[str, MetricStats]]:
+    summary = store.summary()
+    return {(c.variant, c.model): dict(c.metrics) for c in summary.cells} if summary else {}
+
+
+def example_values(records: list[ResultRecord]) -> dict[tuple[str, str, str], dict[str, float]]:
     """(variant, model, metric) -> {example_id: mean score over repeats}; unscored left out."""
     sums: dict[tuple[str, str, str], dict[str, list[float]]] = defaultdict(
         lambda: defaultdict(list)
     )
     for record in records:
-        if record.get("error") is not None:
+        if not record.ok:
             continue
-        for metric, score in (record.get("scores") or {}).items():
-            value = (score or {}).get("value")
-            if value is None or score.get("skipped"):
+        for metric, score in record.scores.items():
+            if score.value is None or score.skipped:
                 continue
-            key = (record["variant"], record["model"], metric)
-            sums[key][str(record["example_id"])].append(float(value))
+            key = (record.variant, record.model, metric)
+            sums[key][record.example_id].append(float(score.value))
     return {
         key: {ex: sum(vals) / len(vals) for ex, vals in per_example.items()}
         for key, per_example in sums.items()
@@ -156,12 +195,12 @@ def example_values(records: list[dict[str, Any]]) -> dict[tuple[str, str, str], 
 def _metric_diff(
     cell: Cell,
     metric: str,
-    stats_a: dict[str, Any] | None,
-    stats_b: dict[str, Any] | None,
+    stats_a: MetricStats | None,
+    stats_b: MetricStats | None,
     values_a: dict[str, float],
     values_b: dict[str, float],
 ) -> MetricDiff:
-    kind = str((stats_b or stats_a or {}).get("kind", "mean"))
+    kind = (stats_b or stats_a or MetricStats()).kind
     common = sorted(values_a.keys() & values_b.keys())
     changed = [
         ExampleChange(ex, values_a[ex], values_b[ex])
@@ -177,6 +216,8 @@ def _metric_diff(
         a_mean=_mean(stats_a),
         b_mean=_mean(stats_b),
         n_pairs=len(common),
+        a_paired=_avg([values_a[e] for e in common]),
+        b_paired=_avg([values_b[e] for e in common]),
         p_value=paired_p_value([values_a[e] for e in common], [values_b[e] for e in common]),
         changed=changed,
         only_a=sorted(values_a.keys() - values_b.keys()),
@@ -184,9 +225,12 @@ def _metric_diff(
     )
 
 
-def _mean(stats: dict[str, Any] | None) -> float | None:
-    mean = (stats or {}).get("mean")
-    return None if mean is None else float(mean)
+def _mean(stats: MetricStats | None) -> float | None:
+    return None if stats is None or stats.mean is None else float(stats.mean)
+
+
+def _avg(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None
 
 
 def paired_p_value(a: list[float], b: list[float]) -> float | None:
@@ -206,14 +250,17 @@ def paired_p_value(a: list[float], b: list[float]) -> float | None:
 def _notes(store_a: RunStore, store_b: RunStore) -> list[str]:
     a, b = store_a.manifest(), store_b.manifest()
     notes = []
-    if a["suite"]["name"] != b["suite"]["name"]:
-        notes.append(f"different suites: {a['suite']['name']} vs {b['suite']['name']}")
-    elif a["suite"].get("hash") != b["suite"].get("hash"):
+    if a.suite.name != b.suite.name:
+        notes.append(f"different suites: {a.suite.name} vs {b.suite.name}")
+    elif a.suite.hash != b.suite.hash:
         notes.append("the suite file changed between the runs")
-    if a.get("dataset", {}).get("digest") != b.get("dataset", {}).get("digest"):
-        notes.append("the datasets differ (digest): examples pair up only by id")
+    if a.dataset.digest != b.dataset.digest:
+        notes.append(
+            "the datasets differ (digest): B - A is taken over the examples both runs scored"
+        )
     for store in (store_a, store_b):
-        status = (store.summary() or {}).get("status", "unknown")
+        summary = store.summary()
+        status = summary.status if summary else "unknown"
         if status != "complete":
             notes.append(f"run {store.run_id} is {status}")
     return notes

@@ -6,12 +6,13 @@ for info in recent_runs(Path("runs"), limit=5):
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from evalkit.results.store import MANIFEST, SUMMARY
+from evalkit.errors import EvalkitError
+from evalkit.results.schema import CellSummary
+from evalkit.results.store import MANIFEST, RunStore
 
 
 @dataclass
@@ -56,40 +57,32 @@ def _run_dirs(runs_dir: Path) -> list[Path]:
 
 
 def read_info(run_dir: Path) -> RunInfo | None:
-    manifest = _read(run_dir / MANIFEST)
-    if manifest is None:
+    """A run's line in the history; folders that are not readable runs give None."""
+    store = RunStore(run_dir.parent, run_dir.name)
+    try:
+        manifest = store.manifest()
+        summary = store.summary()
+    except EvalkitError:
         return None
-    summary = _read(run_dir / SUMMARY) or {}
-    counts = summary.get("counts") or {}
-    verdict = summary.get("verdict")
     return RunInfo(
-        run_id=str(manifest.get("run_id", run_dir.name)),
-        suite=str((manifest.get("suite") or {}).get("name", "?")),
-        created_at=str(manifest.get("created_at", "")),
-        status=str(summary.get("status", "running or killed")),
-        done=counts.get("done"),
-        total=counts.get("total", manifest.get("total")),
-        errors=counts.get("errors"),
-        verdict=bool(verdict.get("passed")) if isinstance(verdict, dict) else None,
-        headline=headline_metrics(summary.get("cells") or []),
+        run_id=manifest.run_id,
+        suite=manifest.suite.name,
+        created_at=manifest.created_at,
+        status=summary.status if summary else "running or killed",
+        done=summary.counts.done if summary else None,
+        total=summary.counts.total if summary else manifest.total,
+        errors=summary.counts.errors if summary else None,
+        verdict=summary.verdict.passed if summary and summary.verdict else None,
+        headline=headline_metrics(summary.cells if summary else []),
     )
 
 
-def headline_metrics(cells: list[dict[str, Any]]) -> dict[str, tuple[float, str]]:
+def headline_metrics(cells: list[CellSummary]) -> dict[str, tuple[float, str]]:
     """Each metric's best cell mean and which variant x model reached it."""
     best: dict[str, tuple[float, str]] = {}
     for cell in cells:
-        label = f"{cell['variant']} x {cell['model']}"
-        for name, stats in (cell.get("metrics") or {}).items():
-            mean = stats.get("mean")
+        for name, stats in cell.metrics.items():
+            mean = stats.mean
             if mean is not None and (name not in best or mean > best[name][0]):
-                best[name] = (float(mean), label)
+                best[name] = (float(mean), cell.label)
     return best
-
-
-def _read(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None

@@ -15,57 +15,74 @@ Scores and stats may carry fields a plugin adds (`extra="allow"`); everything el
 
 from __future__ import annotations
 
-import math
 from typing import Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-SCHEMA_VERSION = 2
-Status = Literal["complete", "incomplete", "interrupted"]
-GateStatus = Literal["pass", "fail", "skip", "inconclusive"]
+from evalkit.results.schema_base import SCHEMA_VERSION, Doc, SchemaVersionError, Stats, Versioned
+from evalkit.results.schema_summary import (
+    Calibration,
+    CellSummary,
+    CostStats,
+    Counts,
+    FlakyReport,
+    GateResultDoc,
+    GateStatus,
+    GraderTotals,
+    Judging,
+    LatencyStats,
+    MetricStats,
+    PairwiseCell,
+    PairwiseSummary,
+    RunSummary,
+    Spent,
+    Status,
+    TokenStats,
+    VerdictCounts,
+    VerdictDoc,
+    WinStats,
+)
 
-
-class SchemaVersionError(ValueError):
-    """A document written by a newer evalkit than this one."""
-
-
-class Doc(BaseModel):
-    """Base of every document: unknown keys are ignored (a field a newer minor version adds)."""
-
-    model_config = ConfigDict(extra="ignore")
-
-
-class Stats(Doc):
-    """A document of statistics: version 1 wrote NaN for "no value", read here as None."""
-
-    @model_validator(mode="before")
-    @classmethod
-    def _finite(cls, data: Any) -> Any:
-        # version 1 wrote NaN for "no value"; JSON has no NaN and a reader should see None
-        if isinstance(data, dict):
-            return {k: None if _is_nan(v) else v for k, v in data.items()}
-        return data
-
-
-class Versioned(Doc):
-    """A top-level document. Version 1 named the field "v"; both spellings are read."""
-
-    schema_version: int = Field(
-        default=SCHEMA_VERSION, validation_alias=AliasChoices("schema_version", "v")
-    )
-
-    def check_version(self, where: str) -> None:
-        """Refuse a document a newer evalkit wrote: reading it partly would mislead."""
-        if self.schema_version > SCHEMA_VERSION:
-            raise SchemaVersionError(
-                f"{where} was written by a newer evalkit (schema version {self.schema_version};"
-                f" this one reads up to {SCHEMA_VERSION}): upgrade evalkit to read it"
-            )
-
-
-def _is_nan(value: Any) -> bool:
-    return isinstance(value, float) and math.isnan(value)
-
+__all__ = [
+    "SCHEMA_VERSION",
+    "Calibration",
+    "CellSummary",
+    "CostStats",
+    "Counts",
+    "DatasetInfo",
+    "Doc",
+    "FlakyReport",
+    "GateResultDoc",
+    "GateStatus",
+    "GraderInfo",
+    "GraderTotals",
+    "Judging",
+    "LatencyStats",
+    "MetricInfo",
+    "MetricStats",
+    "ModelInfo",
+    "PairRecord",
+    "PairSide",
+    "PairwiseCell",
+    "PairwiseSummary",
+    "ResultRecord",
+    "RunManifest",
+    "RunOptionsInfo",
+    "RunSummary",
+    "SchemaVersionError",
+    "ScoreDoc",
+    "Spent",
+    "Stats",
+    "Status",
+    "SuiteInfo",
+    "TokenStats",
+    "UsageDoc",
+    "VariantInfo",
+    "VerdictCounts",
+    "VerdictDoc",
+    "Versioned",
+    "WinStats",
+]
 
 # --- result records ---------------------------------------------------------------------------
 
@@ -232,203 +249,6 @@ class RunManifest(Versioned):
 
     def model_info(self, model_id: str) -> ModelInfo | None:
         return next((m for m in self.models if m.id == model_id), None)
-
-
-# --- summary ----------------------------------------------------------------------------------
-
-
-class MetricStats(Stats):
-    """A metric's (or grader's) value in one cell: mean or pass rate with its interval and n."""
-
-    model_config = ConfigDict(extra="allow")
-
-    mean: float | None = None
-    ci_low: float | None = None
-    ci_high: float | None = None
-    n: int = 0  # examples that entered the estimate (repeats averaged first)
-    n_unscored: int = 0
-    confidence: float = 0.95
-    method: str = ""
-    kind: Literal["pass_rate", "mean"] = "mean"
-    n_items: int = 0
-    skipped: int = 0
-    pass_rate: float | None = None
-
-
-class LatencyStats(Stats):
-    mean: float | None = None
-    p50: float | None = None
-    p95: float | None = None
-
-
-class TokenStats(Doc):
-    input: float = 0.0
-    output: float = 0.0
-    mean_input: float = 0.0
-    mean_output: float = 0.0
-
-
-class CostStats(Doc):
-    total: float = 0.0
-    per_item: float = 0.0
-
-
-class CellSummary(Doc):
-    """One variant x model of the matrix."""
-
-    variant: str
-    model: str
-    items: int = 0
-    errors: int = 0
-    cached: int = 0
-    latency_ms: LatencyStats = Field(default_factory=LatencyStats)
-    tokens: TokenStats = Field(default_factory=TokenStats)
-    cost: CostStats | None = None
-    metrics: dict[str, MetricStats] = Field(default_factory=dict)
-
-    @property
-    def label(self) -> str:
-        return f"{self.variant} x {self.model}"
-
-
-class Counts(Doc):
-    total: int = 0
-    done: int = 0
-    errors: int = 0
-    cached: int = 0
-    calls_this_session: int = 0
-
-
-class Spent(Doc):
-    total: float = 0.0
-    by_model: dict[str, float] = Field(default_factory=dict)
-
-
-class GraderTotals(Doc):
-    calls: int = 0
-    cost: float = 0.0
-
-
-class Judging(Doc):
-    """Judge calls made and their cost, per grader (the cells' cost is the models' only)."""
-
-    calls: int = 0
-    cost: float = 0.0
-    graders: dict[str, GraderTotals] = Field(default_factory=dict)
-
-
-class WinStats(Stats):
-    model_config = ConfigDict(extra="allow")
-
-    n: int = 0
-    wins_a: int = 0
-    wins_b: int = 0
-    ties: int = 0
-    inconsistent: int = 0
-    n_unscored: int = 0
-    win_rate_a: float | None = None
-    ci_low: float | None = None
-    ci_high: float | None = None
-
-
-class PairwiseCell(WinStats):
-    """Win stats within one value of the other dimension (a model, when comparing variants)."""
-
-    variant: str | None = None
-    model: str | None = None
-
-
-class PairwiseSummary(Doc):
-    a: str
-    b: str
-    by: Literal["variant", "model"]
-    judge: list[str] = Field(default_factory=list)
-    cells: list[PairwiseCell] = Field(default_factory=list)
-    overall: WinStats = Field(default_factory=WinStats)
-    note: str | None = None
-
-
-class Calibration(Stats):
-    """Agreement of a grader with a human label column (kappa, accuracy, confusion, ...)."""
-
-    model_config = ConfigDict(extra="allow")
-
-    human_label: str
-    n: int = 0
-    n_invalid: int = 0
-    kappa: float | None = None
-    accuracy: float | None = None
-    by_judge: dict[str, dict[str, Any]] | None = None
-
-
-class FlakyReport(Stats):
-    variant: str
-    model: str
-    metric: str
-    repeats: int
-    counts: dict[str, int] = Field(default_factory=dict)
-    flaky: list[str] = Field(default_factory=list)
-    pass_at_k: dict[str, float | None] = Field(default_factory=dict)
-    pass_hat_k: dict[str, float | None] = Field(default_factory=dict)
-
-
-class GateResultDoc(Stats):
-    """One gate decided on one cell (or on the whole run, for cost)."""
-
-    name: str
-    index: int = -1
-    type: str
-    passed: bool
-    status: GateStatus
-    observed: float | None = None
-    threshold: str = ""
-    metric: str | None = None
-    variant: str | None = None
-    model: str | None = None
-    statistics: dict[str, Any] = Field(default_factory=dict)
-    message: str = ""
-    examples: list[dict[str, Any]] = Field(default_factory=list)
-
-
-class VerdictCounts(Doc):
-    gates: int = 0
-    failed: int = 0
-    skipped: int = 0
-
-
-class VerdictDoc(Doc):
-    passed: bool
-    decided_at: str = ""
-    counts: VerdictCounts = Field(default_factory=VerdictCounts)
-    gates: list[GateResultDoc] = Field(default_factory=list)
-
-    @property
-    def failed(self) -> list[GateResultDoc]:
-        return [g for g in self.gates if not g.passed]
-
-
-class RunSummary(Versioned):
-    run_id: str
-    suite: str = ""
-    finished_at: str = ""
-    status: Status = "incomplete"
-    stopped_reason: str | None = None
-    counts: Counts = Field(default_factory=Counts)
-    cost: float = 0.0
-    spent: Spent = Field(default_factory=Spent)
-    cells: list[CellSummary] = Field(default_factory=list)
-    judging: Judging | None = None
-    pairwise: dict[str, PairwiseSummary] | None = None
-    calibration: dict[str, Calibration] | None = None
-    verdict: VerdictDoc | None = None
-    flaky: list[FlakyReport] = Field(default_factory=list)
-
-    @property
-    def complete(self) -> bool:
-        return self.status == "complete"
-
-    def cell(self, variant: str, model: str) -> CellSummary | None:
-        return next((c for c in self.cells if c.variant == variant and c.model == model), None)
 
 
 def dump_json(doc: BaseModel, *, indent: int | None = None) -> str:

@@ -7,23 +7,72 @@ counted, never folded into the mean.
 
 from __future__ import annotations
 
+import math
+import time
 from collections import defaultdict
-from typing import Any
+from collections.abc import Iterable
+from typing import Literal
 
 import numpy as np
 
+from evalkit.results.schema import (
+    CellSummary,
+    CostStats,
+    Counts,
+    LatencyStats,
+    MetricStats,
+    ResultRecord,
+    RunSummary,
+    ScoreDoc,
+    Spent,
+    Status,
+    TokenStats,
+)
 from evalkit.stats.intervals import summarize
 
 CONFIDENCE = 0.95
 
 
+def build_summary(
+    run_id: str,
+    suite: str,
+    records: list[ResultRecord],
+    *,
+    variants: list[str],
+    models: list[str],
+    total: int,
+    status: Status,
+    stopped_reason: str | None = None,
+    calls: int = 0,
+    spent: Spent | None = None,
+) -> RunSummary:
+    """The summary of `records` (the latest record of each item); grader sections come later."""
+    return RunSummary(
+        run_id=run_id,
+        suite=suite,
+        finished_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        status=status,
+        stopped_reason=stopped_reason,
+        counts=Counts(
+            total=total,
+            done=len(records),
+            errors=sum(1 for r in records if not r.ok),
+            cached=sum(1 for r in records if r.cached),
+            calls_this_session=calls,
+        ),
+        cost=sum(r.cost or 0.0 for r in records),
+        spent=spent or Spent(),
+        cells=aggregate(records, variants, models),
+    )
+
+
 def aggregate(
-    records: list[dict[str, Any]], variants: list[str], models: list[str]
-) -> list[dict[str, Any]]:
+    records: list[ResultRecord], variants: list[str], models: list[str]
+) -> list[CellSummary]:
     """Cells in suite order (variants, then models), only those that have records."""
-    groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    groups: dict[tuple[str, str], list[ResultRecord]] = defaultdict(list)
     for record in records:
-        groups[(record["variant"], record["model"])].append(record)
+        groups[record.cell].append(record)
     cells = []
     for variant in variants:
         for model in models:
@@ -33,90 +82,105 @@ def aggregate(
     return cells
 
 
-def _cell(variant: str, model: str, records: list[dict[str, Any]]) -> dict[str, Any]:
-    ok = [r for r in records if r.get("error") is None]
-    latencies = np.array([r["latency_ms"] for r in ok if not r.get("cached")], dtype=float)
-    costs = [r["cost"] for r in records if r.get("cost") is not None]
-    return {
-        "variant": variant,
-        "model": model,
-        "items": len(records),
-        "errors": len(records) - len(ok),
-        "cached": sum(1 for r in records if r.get("cached")),
-        "latency_ms": _latency(latencies),
-        "tokens": _tokens(ok),
-        "cost": {"total": float(sum(costs)), "per_item": float(np.mean(costs))} if costs else None,
-        "metrics": _metrics(ok),
-    }
+def _cell(variant: str, model: str, records: list[ResultRecord]) -> CellSummary:
+    ok = [r for r in records if r.ok]
+    latencies = np.array([r.latency_ms for r in ok if not r.cached], dtype=float)
+    costs = [r.cost for r in records if r.cost is not None]
+    return CellSummary(
+        variant=variant,
+        model=model,
+        items=len(records),
+        errors=len(records) - len(ok),
+        cached=sum(1 for r in records if r.cached),
+        latency_ms=_latency(latencies),
+        tokens=_tokens(ok),
+        cost=CostStats(total=float(sum(costs)), per_item=float(np.mean(costs))) if costs else None,
+        metrics=_metrics(ok),
+    )
 
 
-def _latency(values: np.ndarray) -> dict[str, float | None]:
+def _latency(values: np.ndarray) -> LatencyStats:
     if values.size == 0:  # all served from cache: no fresh latency to report
-        return {"mean": None, "p50": None, "p95": None}
-    return {
-        "mean": float(values.mean()),
-        "p50": float(np.percentile(values, 50)),
-        "p95": float(np.percentile(values, 95)),
-    }
+        return LatencyStats()
+    return LatencyStats(
+        mean=float(values.mean()),
+        p50=float(np.percentile(values, 50)),
+        p95=float(np.percentile(values, 95)),
+    )
 
 
-def _tokens(records: list[dict[str, Any]]) -> dict[str, float]:
-    inputs = [r["usage"]["input_tokens"] for r in records]
-    outputs = [r["usage"]["output_tokens"] for r in records]
+def _tokens(records: list[ResultRecord]) -> TokenStats:
+    inputs = [r.usage.input_tokens for r in records]
+    outputs = [r.usage.output_tokens for r in records]
     n = max(len(records), 1)
-    return {
-        "input": float(sum(inputs)),
-        "output": float(sum(outputs)),
-        "mean_input": sum(inputs) / n,
-        "mean_output": sum(outputs) / n,
-    }
+    return TokenStats(
+        input=float(sum(inputs)),
+        output=float(sum(outputs)),
+        mean_input=sum(inputs) / n,
+        mean_output=sum(outputs) / n,
+    )
 
 
-def _metrics(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+def _metrics(records: list[ResultRecord]) -> dict[str, MetricStats]:
     names: dict[str, None] = {}
     for record in records:
-        names.update(dict.fromkeys(record["scores"]))
+        names.update(dict.fromkeys(record.scores))
     return {
-        name: metric_stats([(r["example_id"], r["scores"].get(name)) for r in records])
-        for name in names
+        name: metric_stats((r.example_id, r.scores.get(name)) for r in records) for name in names
     }
 
 
-def metric_stats(scores: list[tuple[str, dict[str, Any] | None]]) -> dict[str, Any]:
+def metric_stats(scores: Iterable[tuple[str, ScoreDoc | None]]) -> MetricStats:
     """Mean or pass rate with its CI over scored items; skipped and unscored items are counted.
 
     With repeats, an example's repeats are averaged first: they are correlated, and counting
-    them as separate examples would make the interval too narrow.
+    them as separate examples would make the interval too narrow. An item without the score
+    (its row does not carry that assertion) is neither in n nor unscored: `not_asserted`.
     """
-    present = [(eid, s) for eid, s in scores if s is not None and not s.get("skipped")]
-    scored = [s for _, s in present if s["value"] is not None]
+    listed = list(scores)
+    carried = [(eid, s) for eid, s in listed if s is not None]
+    present = [(eid, s) for eid, s in carried if not s.skipped]
+    scored = [s for _, s in present if s.value is not None]
     is_pass_fail = bool(scored) and all(
-        s.get("passed") is not None and float(s["value"]) == float(s["passed"]) for s in scored
+        s.passed is not None and float(s.value or 0.0) == float(s.passed) for s in scored
     )
-    kind = "pass_rate" if is_pass_fail else "mean"
+    kind: Literal["pass_rate", "mean"] = "pass_rate" if is_pass_fail else "mean"
     stats = summarize(_per_example(present), kind=kind, confidence=CONFIDENCE)
-    stats["kind"] = kind
-    stats["n_items"] = len(scored)
-    stats["n_unscored"] = len(present) - len(scored)
-    stats["skipped"] = len(scores) - len(present)
-    if scored and all(0.0 <= float(s["value"]) <= 1.0 for s in scored):
-        _clip_unit(stats)  # a t interval can overshoot a bounded score's range
-    judged = [s["passed"] for s in scored if s.get("passed") is not None]
+    result = MetricStats(
+        mean=_finite(stats["mean"]),
+        ci_low=_finite(stats["ci_low"]),
+        ci_high=_finite(stats["ci_high"]),
+        n=stats["n"],
+        n_unscored=len(present) - len(scored),
+        confidence=stats["confidence"],
+        method=stats["method"],
+        kind=kind,
+        n_items=len(scored),
+        skipped=len(carried) - len(present),
+        not_asserted=len(listed) - len(carried),
+    )
+    if scored and all(0.0 <= float(s.value or 0.0) <= 1.0 for s in scored):
+        _clip_unit(result)  # a t interval can overshoot a bounded score's range
+    judged = [s.passed for s in scored if s.passed is not None]
     if kind == "mean" and judged:
-        stats["pass_rate"] = sum(judged) / len(judged)
-    return stats
+        result.pass_rate = sum(judged) / len(judged)
+    return result
 
 
-def _per_example(present: list[tuple[str, dict[str, Any]]]) -> list[float]:
+def _per_example(present: list[tuple[str, ScoreDoc]]) -> list[float]:
     by_example: dict[str, list[float]] = defaultdict(list)
     for example_id, score in present:
-        if score["value"] is not None:
-            by_example[example_id].append(float(score["value"]))
+        if score.value is not None:
+            by_example[example_id].append(float(score.value))
     return [sum(v) / len(v) for v in by_example.values()]
 
 
-def _clip_unit(stats: dict[str, Any]) -> None:
-    for key in ("ci_low", "ci_high"):
-        value = stats.get(key)
-        if value is not None and not np.isnan(value):
-            stats[key] = min(max(value, 0.0), 1.0)
+def _finite(value: float | None) -> float | None:
+    return None if value is None or math.isnan(value) else float(value)
+
+
+def _clip_unit(stats: MetricStats) -> None:
+    if stats.ci_low is not None:
+        stats.ci_low = min(max(stats.ci_low, 0.0), 1.0)
+    if stats.ci_high is not None:
+        stats.ci_high = min(max(stats.ci_high, 0.0), 1.0)

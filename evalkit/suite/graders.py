@@ -12,12 +12,14 @@
       - {type: factuality, judge: gpt, reference: "{{ reference }}"}
       - {type: pairwise, judge: gpt, variants: [grounded, terse]}
 
-This module imports pydantic only (suite/schema.py imports it at load time).
+Built-in types are configured here; behaviour (levels, prompts) lives in evalkit/graders/. A
+plugin's grader type subclasses ItemGraderConfig (or GraderConfig) with its own `type` literal
+and registers a GraderType (evalkit/graders/types.py). This module imports pydantic only.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -36,8 +38,12 @@ FACTUALITY_SCORES: dict[str, float] = {
 }
 
 
-class _Common(BaseModel):
+class GraderConfig(BaseModel):
+    """What every grader has: a type, a name, its judges and how they are asked."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: str
 
     name: str | None = Field(default=None, description="the score's name (default: the type)")
     judge: str | None = Field(default=None, description="the judge's model id")
@@ -62,7 +68,7 @@ class _Common(BaseModel):
     reference: str | None = Field(default=None, description="the reference answer (a template)")
 
     @model_validator(mode="after")
-    def _one_judge_field(self) -> _Common:
+    def _one_judge_field(self) -> GraderConfig:
         if (self.judge is None) == (not self.judges):
             raise ValueError("a grader needs 'judge: ID' or 'judges: [ID, ...]' (one of them)")
         if len(set(self.judges)) != len(self.judges):
@@ -75,10 +81,10 @@ class _Common(BaseModel):
 
     @property
     def display_name(self) -> str:
-        return self.name or str(getattr(self, "type", "grader"))
+        return self.name or self.type
 
 
-class _ItemGrader(_Common):
+class ItemGraderConfig(GraderConfig):
     """A grader that scores every item as it finishes."""
 
     only_if: Literal["always", "passed"] | list[str] = Field(
@@ -95,7 +101,7 @@ class _ItemGrader(_Common):
     )
 
 
-class RubricGrader(_ItemGrader):
+class RubricGrader(ItemGraderConfig):
     type: Literal["rubric"]
     rubric: str | list[str] = Field(description="the criterion, or a list of criteria")
     scale: Scale = Field(
@@ -123,7 +129,7 @@ class RubricGrader(_ItemGrader):
         return value
 
 
-class ClosedQAGrader(_ItemGrader):
+class ClosedQAGrader(ItemGraderConfig):
     """Is the output correct, given the reference answer?"""
 
     type: Literal["closed_qa"]
@@ -131,7 +137,7 @@ class ClosedQAGrader(_ItemGrader):
     criteria: str | None = Field(default=None, description="an extra instruction for the judge")
 
 
-class FactualityGrader(_ItemGrader):
+class FactualityGrader(ItemGraderConfig):
     """How the output's facts relate to the reference: consistent, subset, ..., contradicts."""
 
     type: Literal["factuality"]
@@ -150,7 +156,7 @@ class FactualityGrader(_ItemGrader):
         return value
 
 
-class PairwiseGrader(_Common):
+class PairwiseGrader(GraderConfig):
     """After the run: which of two variants (or models) answered each example better."""
 
     type: Literal["pairwise"]
@@ -181,9 +187,21 @@ class PairwiseGrader(_Common):
         return pair[0], pair[1]
 
 
-ItemGraderConfig = RubricGrader | ClosedQAGrader | FactualityGrader
-GraderConfig = Annotated[
-    RubricGrader | ClosedQAGrader | FactualityGrader | PairwiseGrader,
-    Field(discriminator="type"),
-]
-GRADER_TYPES = ("rubric", "closed_qa", "factuality", "pairwise")
+BUILTIN_GRADERS = RubricGrader | ClosedQAGrader | FactualityGrader | PairwiseGrader
+
+
+def typed_grader(data: Any) -> GraderConfig:
+    """A grader entry as its registered type's config (a dict, or an instance already)."""
+    if isinstance(data, GraderConfig):
+        return data
+    if not isinstance(data, dict) or not isinstance(data.get("type"), str):
+        raise ValueError("a grader needs 'type:' (rubric, closed_qa, factuality, pairwise, ...)")
+    from evalkit.errors import SuiteError
+    from evalkit.plugins.registry import grader_config
+
+    try:
+        model = grader_config(data["type"])
+    except SuiteError as exc:
+        raise ValueError(f"{exc.message} ({exc.hint})") from None
+    config: GraderConfig = model.model_validate(data)
+    return config

@@ -28,12 +28,30 @@ def suite_json_schema() -> Schema:
         if name in defs:
             defs[name] = widen(defs[name])
     _widen_tags(schema)
+    _grader_types(schema)
     return {
         "$schema": SCHEMA_DIALECT,
         "title": "evalkit suite",
         "description": "An evalkit evaluation suite: dataset, prompt variants, models, metrics.",
         **{k: v for k, v in schema.items() if k not in ("title", "description")},
     }
+
+
+def _grader_types(schema: Schema) -> None:
+    """`graders:` items are the config of their registered type (plugins' types included)."""
+    from evalkit.plugins.registry import grader_config, registry
+
+    defs = schema.setdefault("$defs", {})
+    refs = []
+    for name in registry().names("grader"):
+        config = grader_config(name)
+        sub = config.model_json_schema(mode="validation", ref_template="#/$defs/{model}")
+        defs.update(sub.pop("$defs", {}))
+        defs[config.__name__] = sub
+        refs.append({"$ref": f"#/$defs/{config.__name__}"})
+    graders = schema.get("properties", {}).get("graders")
+    if graders is not None:
+        graders["items"] = {"anyOf": refs}
 
 
 def _dataset(obj: Schema) -> Schema:

@@ -35,6 +35,7 @@ class TrackedRun:
     run_id: str
     location: str  # a URL to open, or a store and how to browse it
     skipped: bool = False  # already logged, unchanged
+    message: str = ""  # one line for people: "logged to MLflow experiment 'faq': <url>"
     details: dict[str, Any] = field(default_factory=dict)
 
 
@@ -51,7 +52,8 @@ class TrackerSettings:
 
 @runtime_checkable
 class Tracker(Protocol):
-    name: str
+    name: str  # the registered name (suite: tracking.backends)
+    label: str  # for people: "MLflow"
 
     def log_run(self, run: StoredRun, *, force: bool = False) -> TrackedRun:
         """Log (or update) the run; idempotent by evalkit run id. Raises on failure."""
@@ -99,7 +101,7 @@ class Trackers:
                 done.append(tracker.log_run(run, force=force))
             except Exception as exc:  # a subscriber: the run's outcome is already on disk
                 self.warn(
-                    f"{tracker.name} logging failed: {one_line(exc)}; results are in"
+                    f"{tracker.label} logging failed: {one_line(exc)}; results are in"
                     f" {run.run_dir}/; upload later with `evalkit log {run.run_id}`"
                 )
         return done
@@ -111,7 +113,7 @@ class Trackers:
                 found = tracker.log_verdict(run, previous)
             except Exception as exc:
                 self.warn(
-                    f"{tracker.name} verdict update failed: {one_line(exc)}; the verdict is in"
+                    f"{tracker.label} verdict update failed: {one_line(exc)}; the verdict is in"
                     f" {run.run_dir}/summary.json; update later with `evalkit log {run.run_id}`"
                 )
                 continue

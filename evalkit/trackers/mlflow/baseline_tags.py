@@ -1,6 +1,6 @@
 """Named baselines in MLflow, so a baseline set on one machine gates CI runs on another.
 
-The plug-in that evalkit.results.baselines looks for. With tracking on, `evalkit baseline set RUN_ID
+The plug-in that evalkit.gates.baselines looks for. With tracking on, `evalkit baseline set RUN_ID
 --name main` makes sure the run is logged (with its results.jsonl), then tags its parent run
 `evalkit.baseline.main = true` (untagging the run that was `main` before) and its experiment
 `evalkit.baseline.main = RUN_ID`. A regression gate on a machine whose runs folder lacks the

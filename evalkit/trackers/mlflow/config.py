@@ -81,7 +81,7 @@ def resolve_target(
 
 def suite_tracking_config(run_dir: Path) -> TrackingConfig:
     """The `tracking:` section of the suite copy kept with the run (defaults when absent)."""
-    from evalkit.suite.loader import interpolate_env
+    from evalkit.suite.interpolation import interpolate_env
 
     path = run_dir / "suite.yaml"
     try:

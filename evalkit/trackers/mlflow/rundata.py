@@ -64,21 +64,30 @@ def summary_fingerprint(summary: dict[str, Any]) -> str:
 
 
 def load_run(run_dir: Path) -> RunData:
-    """Read runs/<run_id>/; a run without summary.json (killed hard) is summarised as partial."""
+    """Read runs/<run_id>/; a run without summary.json (killed hard) is summarised as partial.
+
+    The MLflow writers read plain JSON (the documents' on-disk form, NaN as null)."""
     store = RunStore(run_dir.parent, run_dir.name)
     if not (run_dir / MANIFEST).is_file():
         raise SuiteError(f"{run_dir} is not an evalkit run (no {MANIFEST})")
     summary = store.summary()
-    if summary is None:
-        summary = {"status": "incomplete", "cells": [], "counts": {}}
-    suite_copy = run_dir / "suite.yaml"
+    plain_summary: dict[str, Any] = (
+        _plain(summary)
+        if summary is not None
+        else {"status": "incomplete", "cells": [], "counts": {}}
+    )
     return RunData(
         run_dir=run_dir,
-        manifest=store.manifest(),
-        summary=summary,
-        records=store.records(),
-        suite_text=suite_copy.read_text("utf-8") if suite_copy.exists() else "",
+        manifest=_plain(store.manifest()),
+        summary=plain_summary,
+        records=[_plain(r) for r in store.records()],
+        suite_text=store.suite_text(),
     )
+
+
+def _plain(doc: Any) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(doc.model_dump_json())
+    return data
 
 
 def key(name: str) -> str:

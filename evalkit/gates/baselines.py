@@ -2,9 +2,9 @@
 
 Names are stored locally in <runs dir>/baselines.json (name -> run id, when and by whom set), next
 to the runs they point at; that file is the source of truth, as results.jsonl is for a run.
-When MLflow tracking is on, the tracking plug-in also tags the run there, so a baseline set on
+With tracking on, the run's trackers (evalkit.trackers.base) are told too, so a baseline set on
 one machine can be found from another, and a baseline run missing from the runs folder is
-downloaded into it (see `BaselineTracker`). MLflow is never imported here.
+downloaded into it. No tracker SDK is imported here.
 
     set_baseline("20261127-101500-support-faq-1a2b", "main")
     source = baseline_source(Path("runs"))
@@ -13,56 +13,27 @@ downloaded into it (see `BaselineTracker`). MLflow is never imported here.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import json
-import logging
 import time
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from evalkit.errors import SuiteError
 from evalkit.gates.regression import BaselineRun, BaselineSource, BaselineUnavailable
 from evalkit.results.store import RunStore, default_runs_dir
 
+if TYPE_CHECKING:
+    from evalkit.trackers.base import Trackers
+
 BASELINES = "baselines.json"
-# Optional plug-in: a module that defines
-# `baseline_tracker(run_dir, tracking_uri=None) -> BaselineTracker | None`, where run_dir is the
-# run whose suite says where tracking goes (the baseline being set, or the run being gated).
-TRACKER_MODULE = "evalkit.trackers.mlflow.baseline_tags"
-
-log = logging.getLogger(__name__)
 
 
-class BaselineTracker(Protocol):
-    """What the tracking plug-in offers for baselines (None from baseline_tracker(): tracking off).
+def run_trackers(run_dir: Path, tracking_uri: str | None, tracking: bool) -> Trackers:
+    """The trackers of the run in `run_dir` (its suite copy says which), or none."""
+    from evalkit.trackers.base import TrackerSettings, open_trackers
 
-    mark_baseline tags the evalkit run in the tracker (e.g. MLflow tag evalkit.baseline.main);
-    find_baseline returns the evalkit run id tagged with that name (or a run id it knows), or
-    None; fetch_run downloads a run's files into runs_dir/run_id. Lookups raise when the
-    tracker cannot be asked (unreachable server).
-    """
-
-    def mark_baseline(self, name: str, run_id: str, manifest: dict[str, Any]) -> None: ...
-
-    def find_baseline(self, name: str) -> str | None: ...
-
-    def fetch_run(self, run_id: str, runs_dir: Path) -> None: ...
-
-
-def _tracker(
-    run_dir: Path, tracking_uri: str | None = None, tracking: bool = True
-) -> BaselineTracker | None:
-    """The tracking plug-in's baseline support, if the module exists and tracking is on."""
-    if not tracking or importlib.util.find_spec(TRACKER_MODULE) is None:
-        return None
-    try:
-        module = importlib.import_module(TRACKER_MODULE)
-        tracker: BaselineTracker | None = module.baseline_tracker(run_dir, tracking_uri)
-    except Exception as exc:  # tracking is a subscriber: its failure must not block a baseline
-        log.warning("baseline tracking unavailable: %s", exc)
-        return None
-    return tracker
+    settings = TrackerSettings(runs_dir=run_dir.parent, run_dir=run_dir, uri=tracking_uri)
+    return open_trackers(settings, enabled=tracking)
 
 
 def _path(runs_dir: Path) -> Path:
@@ -93,55 +64,77 @@ def set_baseline(
     *,
     tracking_uri: str | None = None,
     tracking: bool = True,
+    force: bool = False,
 ) -> dict[str, Any]:
-    """Mark `run_id` as baseline `name` locally (and in the tracker when tracking is on).
+    """Mark `run_id` as baseline `name` locally (and in its trackers when tracking is on).
 
-    The entry returned has "tracking_error" (not stored) when the tracker could not tag it."""
+    A run that did not complete or failed its gates is refused unless `force`: comparing later
+    runs with it would make a regression look like no change. The entry returned has
+    "tracking_error" (not stored) when a tracker could not record it."""
+    from evalkit.results.store import load_run
+
     runs_dir = runs_dir or default_runs_dir()
     if not name or any(c in name for c in "/\\ "):
         raise SuiteError(f"invalid baseline name '{name}'", hint="use a plain name like main")
     store = RunStore.open_existing(runs_dir, run_id)  # refuses a run that does not exist
-    manifest = store.manifest()
+    run = load_run(store.dir)
+    if not force:
+        _check_fit_for_baseline(run.summary, run_id)
     entry = {
         "run_id": run_id,
         "set_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "suite": (manifest.get("suite") or {}).get("name"),
-        "status": (store.summary() or {}).get("status"),
+        "suite": run.manifest.suite.name,
+        "status": run.summary.status,
         "tracked": False,
     }
-    tracker = _tracker(store.dir, tracking_uri, tracking)
-    error = None
-    if tracker is not None:
-        try:
-            tracker.mark_baseline(name, run_id, manifest)
-            entry["tracked"] = True
-        except Exception as exc:  # keep the local baseline; the caller says what went wrong
-            log.debug("could not tag baseline '%s' in the tracker", name, exc_info=True)
-            error = _one_line(exc)
+    trackers = run_trackers(store.dir, tracking_uri, tracking)
+    errors = trackers.mark_baseline(name, run) if trackers else []
+    entry["tracked"] = bool(trackers) and not errors
     baselines = list_baselines(runs_dir)
     baselines[name] = entry
     tmp = _path(runs_dir).with_suffix(".json.tmp")
     tmp.write_text(json.dumps(baselines, indent=2, sort_keys=True), encoding="utf-8")
     tmp.replace(_path(runs_dir))
-    return {**entry, "tracking_error": error} if error else entry
+    return {**entry, "tracking_error": "; ".join(errors)} if errors else entry
+
+
+def _compared(gate: Any) -> bool:
+    """A failed gate that judged the run; a regression gate that found no baseline to compare
+    with (the very first run of a suite) says nothing against the run itself."""
+    return gate.type != "regression" or "n" in gate.statistics
+
+
+def _check_fit_for_baseline(summary: Any, run_id: str) -> None:
+    if summary.status != "complete":
+        raise SuiteError(
+            f"run {run_id} is {summary.status}: a baseline must be a complete run",
+            hint=f"finish it with `evalkit run --resume {run_id}`, or pass --force",
+        )
+    failed_gates = [g for g in summary.verdict.failed if _compared(g)] if summary.verdict else []
+    if failed_gates:
+        failed = ", ".join(g.name for g in failed_gates[:3])
+        raise SuiteError(
+            f"run {run_id} failed its gates ({failed}): a baseline must pass them",
+            hint="pass --force to make it the baseline anyway",
+        )
 
 
 def resolve_baseline(
     name: str,
     runs_dir: Path | None = None,
     *,
-    tracker: BaselineTracker | None = None,
+    tracker: Trackers | None = None,
 ) -> str | None:
-    """The run id behind a baseline name: local file, `name` as a local run id, then tracker.
+    """The run id behind a baseline name: local file, `name` as a local run id, then trackers.
 
-    Raises BaselineUnavailable when only the tracker could tell and it cannot be asked."""
+    Raises BaselineUnavailable when only a tracker could tell and none can be asked."""
     runs_dir = runs_dir or default_runs_dir()
     entry = list_baselines(runs_dir).get(name)
     if entry is not None:
         return str(entry["run_id"])
     if (runs_dir / name / "run.json").is_file():
         return name
-    if tracker is None:
+    if not tracker:
         return None
     try:
         return tracker.find_baseline(name) or None
@@ -166,7 +159,7 @@ def baseline_source(
     With `run_dir` (the run being gated) and tracking on, a baseline that is not in the runs
     folder is looked up in MLflow and its files downloaded into it (a fresh CI runner)."""
     folder = runs_dir or default_runs_dir()
-    tracker = _tracker(run_dir, tracking_uri, tracking) if run_dir is not None else None
+    tracker = run_trackers(run_dir, tracking_uri, tracking) if run_dir is not None else None
     loaded: dict[str, BaselineRun | BaselineUnavailable | None] = {}  # gates share baselines
 
     def load(name: str) -> BaselineRun | None:
@@ -183,12 +176,12 @@ def baseline_source(
     return load
 
 
-def _load(name: str, folder: Path, tracker: BaselineTracker | None) -> BaselineRun | None:
+def _load(name: str, folder: Path, tracker: Trackers | None) -> BaselineRun | None:
     run_id = resolve_baseline(name, folder, tracker=tracker)
     if run_id is None:
         return None
     if not (folder / run_id / "run.json").is_file():
-        if tracker is None:
+        if not tracker:
             return None  # e.g. named in baselines.json, but the run folder is gone
         try:
             tracker.fetch_run(run_id, folder)
@@ -197,7 +190,9 @@ def _load(name: str, folder: Path, tracker: BaselineTracker | None) -> BaselineR
                 f"baseline '{name}' is run {run_id}, which is not in {folder}/ and could not"
                 f" be downloaded from MLflow: {_one_line(exc)}"
             ) from exc
-    return BaselineRun(run_id, RunStore(folder, run_id).records())
+    store = RunStore(folder, run_id)
+    records = store.records(drop=("messages",))
+    return BaselineRun(run_id, records, store.summary())
 
 
 def _one_line(exc: BaseException) -> str:

@@ -1,7 +1,7 @@
 """`evalkit run --dry-run`: the calls, tokens and cost a run would take, without calling anything.
 
-    estimate = estimate_plan(plan, cache_path=Path("runs/cache.sqlite"))
-    for row in estimate.rows: print(row.model_id, row.calls, row.cost)
+    forecast = forecast_plan(plan, cache_path=Path("runs/cache.sqlite"))
+    for row in forecast.rows: print(row.model_id, row.calls, row.cost)
 
 Generation: every item's prompt is rendered and its tokens estimated (about 4 characters per
 token); its output is the model's `max_tokens` (an upper bound), or DEFAULT_OUTPUT_TOKENS when
@@ -35,7 +35,7 @@ SAMPLE_ROWS = 200  # rows rendered to size a judge's prompt
 
 
 @dataclass
-class ModelEstimate:
+class ModelForecast:
     """One model's (or judge's) share of the run."""
 
     model_id: str
@@ -71,10 +71,10 @@ class ModelEstimate:
 
 
 @dataclass
-class Estimate:
+class Forecast:
     suite: str
     items: int
-    rows: list[ModelEstimate]
+    rows: list[ModelForecast]
     max_cost: float | None = None
 
     @property
@@ -121,27 +121,25 @@ class Estimate:
         }
 
 
-def estimate_plan(
+def forecast_plan(
     plan: Plan,
     *,
     cache_path: Path | None = None,
     skip: set[str] | None = None,
     max_cost: float | None = None,
-) -> Estimate:
-    """Estimate a plan's calls, tokens and cost; reads the cache (if any), writes nothing."""
+) -> Forecast:
+    """Forecast a plan's calls, tokens and cost; reads the cache (if any), writes nothing."""
     rows = _rows(plan)
     items = list(plan.work_items(skip=skip))
     _estimate_generation(plan, items, rows, cache_path)
     _estimate_judging(plan, items, rows)
-    return Estimate(plan.suite.name, len(items), list(rows.values()), max_cost)
+    return Forecast(plan.suite.name, len(items), list(rows.values()), max_cost)
 
 
-def _rows(plan: Plan) -> dict[str, ModelEstimate]:
-    from evalkit.graders.hook import judge_ids
-
+def _rows(plan: Plan) -> dict[str, ModelForecast]:
     overrides = {name: price.model_dump() for name, price in plan.suite.prices.items()}
-    judges = judge_ids(plan)
-    rows: dict[str, ModelEstimate] = {}
+    judges = plan.judge_ids
+    rows: dict[str, ModelForecast] = {}
     for model_id in dict.fromkeys([*plan.model_ids, *judges]):
         config: ModelConfig = plan.suite.model(model_id)
         role = "model" if model_id in plan.model_ids else "judge"
@@ -149,7 +147,7 @@ def _rows(plan: Plan) -> dict[str, ModelEstimate]:
             role = "model+judge"
         price = model_price(config, overrides or None)
         name = config.model or ""
-        rows[model_id] = ModelEstimate(model_id, role, config.provider, name, price)
+        rows[model_id] = ModelForecast(model_id, role, config.provider, name, price)
     return rows
 
 
@@ -159,7 +157,7 @@ def output_budget(params: dict[str, Any]) -> int | None:
 
 
 def _estimate_generation(
-    plan: Plan, items: list[WorkItem], rows: dict[str, ModelEstimate], cache_path: Path | None
+    plan: Plan, items: list[WorkItem], rows: dict[str, ModelForecast], cache_path: Path | None
 ) -> None:
     keys: dict[str, WorkItem] = {}
     rendered = _Rendered(plan)
@@ -181,7 +179,7 @@ def _estimate_generation(
 
 
 def _uncount_cached(
-    rows: dict[str, ModelEstimate], plan: Plan, item: WorkItem, messages: list[Message]
+    rows: dict[str, ModelForecast], plan: Plan, item: WorkItem, messages: list[Message]
 ) -> None:
     row = rows[item.model]
     out = output_budget(plan.suite.model(item.model).params) or DEFAULT_OUTPUT_TOKENS
@@ -205,9 +203,9 @@ class _Rendered:
         return self._messages
 
 
-def _estimate_judging(plan: Plan, items: list[WorkItem], rows: dict[str, ModelEstimate]) -> None:
+def _estimate_judging(plan: Plan, items: list[WorkItem], rows: dict[str, ModelForecast]) -> None:
     """Judge calls per grader and judge, from the graders' own count, scaled to what is left."""
-    from evalkit.graders.hook import estimate_judge_calls
+    from evalkit.graders.summary import estimate_judge_calls
 
     if not plan.graders or not items:
         return

@@ -1,0 +1,227 @@
+"""Everything a run needs, prepared and checked before the first model call.
+
+`prepare()` loads the suite and dataset, compiles prompt variants, checks every template
+against every row, checks providers and model configs, binds metrics and graders and checks the
+gates; any user error surfaces here, as a SuiteError with file:line, before anything is spent.
+`evalkit validate` is `prepare()` plus a report; nothing here imports a provider's SDK or a
+user's module. `work_items()` then yields the matrix lazily.
+
+    plan = prepare("suites/support.yaml", limit=5)
+    print(plan.summary_line())
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from evalkit.data.loaders import dataset_digest, dataset_name, dataset_source, load_dataset
+from evalkit.errors import SuiteError
+from evalkit.gates.apply import check_gates
+from evalkit.graders.bind import BoundGrader, bind_graders
+from evalkit.metrics.bind import BoundMetric, bind_metrics
+from evalkit.plan.assertions import Group, bind_assertions, group_of_tests, metric_templates
+from evalkit.prompts.variants import CompiledVariant, check_variables, compile_loaded
+from evalkit.records import Example, WorkItem
+from evalkit.results.schema import (
+    DatasetInfo,
+    RunManifest,
+    RunOptionsInfo,
+)
+from evalkit.suite.loader import LoadedSuite, load_suite
+from evalkit.suite.schema import Suite
+
+SuiteSource = str | Path | Suite | LoadedSuite
+
+
+@dataclass
+class Plan:
+    loaded: LoadedSuite
+    examples: list[Example]
+    variants: dict[str, CompiledVariant]
+    metrics: list[BoundMetric]
+    variant_names: list[str]
+    model_ids: list[str]
+    graders: list[BoundGrader] = field(default_factory=list)
+    row_metrics: list[BoundMetric] = field(default_factory=list)  # rows' own, distinct
+
+    @property
+    def suite(self) -> Suite:
+        return self.loaded.suite
+
+    @property
+    def total(self) -> int:
+        return len(self.examples) * len(self.variant_names) * len(self.model_ids) * self.repeats
+
+    @property
+    def repeats(self) -> int:
+        return int(self.loaded.suite.repeats)
+
+    @property
+    def judge_ids(self) -> list[str]:
+        """Every judge the graders name (their runtimes are created with the models')."""
+        return list(dict.fromkeys(j for g in self.graders for j in g.judge_ids))
+
+    def work_items(self, skip: set[str] | None = None) -> Iterator[WorkItem]:
+        """Example-major order, so early results already cover every variant and model."""
+        skip = skip or set()
+        for example in self.examples:
+            for repeat in range(self.repeats):
+                for variant in self.variant_names:
+                    for model in self.model_ids:
+                        item = WorkItem(example, variant, model, repeat)
+                        if item.key not in skip:
+                            yield item
+
+    def dataset_info(self) -> DatasetInfo:
+        dataset = self.suite.dataset
+        return DatasetInfo(
+            name=dataset_name(dataset) if dataset is not None else "tests",
+            digest=dataset_digest(self.examples),
+            rows=len(self.examples),
+            path=dataset.path if dataset is not None else None,
+        )
+
+    def manifest(self, run_id: str, options: RunOptionsInfo) -> RunManifest:
+        """run.json: what was run, enough to resume it and to log it to a tracker later."""
+        from evalkit.plan.manifest import build_manifest
+
+        return build_manifest(self, run_id, options)
+
+    def summary_line(self) -> str:
+        return (
+            f"suite '{self.suite.name}': {_n(len(self.examples), 'example')} x "
+            f"{_n(len(self.variant_names), 'variant')} x {_n(len(self.model_ids), 'model')} x "
+            f"{_n(self.repeats, 'repeat')} = {_n(self.total, 'call')}"
+        )
+
+
+def prepare(
+    suite: SuiteSource,
+    *,
+    limit: int | None = None,
+    variants: list[str] | None = None,
+    models: list[str] | None = None,
+    base_dir: Path | None = None,
+) -> Plan:
+    """Load (a path) or adopt (a Suite built in Python) a suite and check all of it."""
+    loaded = _loaded(suite, base_dir)
+    groups = _groups(loaded, limit)
+    examples = [e for g in groups for e in g.examples]
+    compiled = compile_loaded(loaded)
+    for group in groups:
+        check_variables(compiled, group.examples, source=group.source)
+    check_providers(loaded)
+    metrics = bind_metrics(
+        list(loaded.suite.metrics), loaded.base_dir, file=loaded.file, locate=loaded.line_of
+    )
+    for group in groups:
+        check_metric_templates(loaded, group.examples, group.source)
+    metric_names = [m.display_name for m in loaded.suite.metrics]
+    source = groups[0].source if groups else loaded.file
+    graders = bind_graders(loaded, examples, source, metric_names, list(compiled))
+    own = bind_assertions(
+        loaded, groups, taken=[*metric_names, *(g.name for g in graders)], variants=list(compiled)
+    )
+    check_gates(
+        loaded.suite, loaded.file, loaded.line_of, extra_metrics=own.names, variants=list(compiled)
+    )
+    check_reporters(loaded)
+    return Plan(
+        loaded=loaded,
+        examples=own.examples,
+        variants=compiled,
+        metrics=metrics,
+        variant_names=_select("prompt variant", list(compiled), variants),
+        model_ids=_select("model", [m.id for m in loaded.suite.models], models),
+        graders=[*graders, *own.graders],
+        row_metrics=own.metrics,
+    )
+
+
+def _groups(loaded: LoadedSuite, limit: int | None) -> list[Group]:
+    """The dataset's rows, then the suite's tests, with `limit` over both (in that order)."""
+    groups = []
+    dataset = loaded.suite.dataset
+    if dataset is not None:
+        rows = load_dataset(loaded)
+        groups.append(Group(rows, dataset_source(dataset, loaded.base_dir)))
+    if loaded.suite.tests:
+        taken = {e.id for g in groups for e in g.examples}
+        groups.append(group_of_tests(loaded, taken))
+    if limit is not None:
+        kept = []
+        for group in groups:
+            kept.append(group.head(max(limit, 0)))
+            limit -= len(kept[-1].examples)
+        groups = [g for g in kept if g.examples]
+    return groups
+
+
+def _loaded(suite: SuiteSource, base_dir: Path | None) -> LoadedSuite:
+    from evalkit.suite.loader import adopt_suite
+
+    if isinstance(suite, LoadedSuite):
+        return suite
+    if isinstance(suite, Suite):
+        return adopt_suite(suite, base_dir or Path.cwd())
+    return load_suite(suite)
+
+
+def check_providers(loaded: LoadedSuite) -> None:
+    """Every model names a registered provider (the registry is read; nothing is imported)."""
+    from evalkit.plugins.registry import registry
+
+    reg = registry()
+    entries = [("models", i, m) for i, m in enumerate(loaded.suite.models)]
+    entries += [("judges", i, m) for i, m in enumerate(loaded.suite.judges)]
+    for section, index, model in entries:
+        if not reg.has("provider", model.provider):
+            error = reg.unknown("provider", model.provider)
+            error.message = f"model '{model.id}': {error.message}"
+            error.file, error.line = loaded.file, loaded.line_of((section, index, "provider"))
+            raise error
+
+
+def check_reporters(loaded: LoadedSuite) -> None:
+    """Every report names a registered reporter (a typo fails before the run, not after)."""
+    from evalkit.plugins.registry import registry
+
+    for index, report in enumerate(loaded.suite.reports):
+        if not registry().has("reporter", report.type):
+            error = registry().unknown("reporter", report.type)
+            error.file, error.line = loaded.file, loaded.line_of(("reports", index, "type"))
+            raise error
+
+
+def check_metric_templates(loaded: LoadedSuite, examples: list[Example], source: str) -> None:
+    """Templated metric arguments (`contains: "{{ expected }}"`) find their columns in every row."""
+    from evalkit.prompts.variants import check_template_variables
+
+    for index, config in enumerate(loaded.suite.metrics):
+        variables, try_render = metric_templates(config, loaded.file)
+        if variables:
+            label = f"metric '{config.display_name}'"
+            try:
+                check_template_variables(label, variables, try_render, examples, source=source)
+            except SuiteError as exc:
+                exc.file = exc.file or loaded.file
+                exc.line = exc.line or loaded.line_of(("metrics", index))
+                raise
+
+
+def _select(what: str, available: list[str], wanted: list[str] | None) -> list[str]:
+    """--variant / --model filters; an unknown name is an error, never silently ignored."""
+    if not wanted:
+        return available
+    unknown = [w for w in wanted if w not in available]
+    if unknown:
+        raise SuiteError(
+            f"unknown {what} '{unknown[0]}'", hint=f"the suite has: {', '.join(available)}"
+        )
+    return [a for a in available if a in wanted]
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
