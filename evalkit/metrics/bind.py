@@ -260,13 +260,11 @@ def _resolve_files(args: dict[str, Any], base_dir: Path) -> None:
     """A schema given as a file name is read relative to the suite, and must exist now."""
     schema = args.get("schema")
     if isinstance(schema, str) and schema.endswith(".json"):
-        path = (base_dir / schema).resolve()
-        if not path.is_file():
-            raise SuiteError(
-                f"schema file not found: {schema}",
-                hint=f"paths are relative to the suite's folder ({base_dir})",
-            )
-        args["schema"] = str(path)
+        from evalkit.suite.loader import checked_file, relative_to
+
+        path = relative_to(base_dir, schema)
+        hint = f"paths are relative to the suite's folder ({base_dir})"
+        args["schema"] = str(checked_file(path, "schema file", written=schema, hint=hint))
 
 
 def _templated(value: Any) -> bool:

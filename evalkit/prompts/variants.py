@@ -35,7 +35,8 @@ from jinja2 import Template
 
 from evalkit.errors import SuiteError
 from evalkit.records import Example, Message, stable_hash
-from evalkit.suite.loader import LoadedSuite, display_path
+from evalkit.suite.limits import LIMITS
+from evalkit.suite.loader import LoadedSuite, checked_file, display_path, read_text, relative_to
 from evalkit.suite.schema import PromptVariant, Suite
 from evalkit.suite.validation import validate_model
 from evalkit.suite.yaml_lines import parse_yaml, text_line
@@ -147,18 +148,11 @@ def _message_line(lines: Lines, loc: tuple[str, ...], index: int, role: str) -> 
 def _file_messages(
     relpath: str, base_dir: Path, suite_file: str, suite_line: int | None
 ) -> list[CompiledMessage]:
-    path = Path(relpath).expanduser()
-    path = path if path.is_absolute() else base_dir / path
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (FileNotFoundError, IsADirectoryError):
-        raise SuiteError(
-            f"prompt file not found: {relpath}",
-            file=suite_file,
-            line=suite_line,
-            hint=f"prompt paths are relative to the suite's folder ({display_path(base_dir)})",
-        ) from None
+    path = relative_to(base_dir, relpath)
+    hint = f"prompt paths are relative to the suite's folder ({display_path(base_dir)})"
+    checked_file(path, "prompt file", written=relpath, file=suite_file, line=suite_line, hint=hint)
     file = display_path(path)
+    text = read_text(path, LIMITS.yaml_chars, file=file, what="the prompt file")
     if path.suffix.lower() in (".yaml", ".yml"):
         return _yaml_messages(text, file)
     return _text_messages(text, file)
