@@ -175,7 +175,7 @@ def check_metric_templates(loaded: LoadedSuite, examples: list[Example], source:
 
     for index, config in enumerate(loaded.suite.metrics):
         variables, try_render = _metric_templates(config, loaded.file)
-        if variables:
+        if try_render is not None:  # a sandbox violation is an error here, not unscored later
             label = f"metric '{config.display_name}'"
             try:
                 check_template_variables(label, variables, try_render, examples, source=source)
@@ -189,9 +189,11 @@ def _metric_templates(config: MetricConfig, file: str) -> tuple[set[str], Any]:
     from evalkit.prompts.render import compile_template, render, template_variables
 
     sources = [v for v in _strings(config.args) if "{{" in v or "{%" in v]
+    if not sources:
+        return set(), None
     origin = f"metric {config.display_name}"
     templates = [compile_template(s, origin) for s in sources]
-    variables = set().union(*(template_variables(s) for s in sources)) if sources else set()
+    variables = set().union(*(template_variables(s) for s in sources))
 
     def try_render(example: Example) -> None:
         for template in templates:
@@ -200,12 +202,12 @@ def _metric_templates(config: MetricConfig, file: str) -> tuple[set[str], Any]:
     return variables, try_render
 
 
-def _strings(args: dict[str, Any]) -> list[str]:
-    found: list[str] = []
-    for value in args.values():
-        items = value if isinstance(value, list) else [value]
-        found.extend(v for v in items if isinstance(v, str))
-    return found
+def _strings(value: Any) -> list[str]:
+    """Every string inside a metric's arguments (mappings and lists included)."""
+    if isinstance(value, str):
+        return [value]
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else []
+    return [text for item in items for text in _strings(item)]
 
 
 def _select(what: str, available: list[str], wanted: list[str] | None) -> list[str]:

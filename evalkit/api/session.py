@@ -67,6 +67,7 @@ class RunSession:
         """The plan of a new run, or of the run being resumed (with its store)."""
         from evalkit.plan import prepare
 
+        check_options(options)
         if options.resume:
             check_run_id(options.resume)
             return _resumed(suite, options)
@@ -259,6 +260,20 @@ class RunSession:
             no_cache=o.no_cache,
             max_cost=o.max_cost,
         )
+
+
+def check_options(options: RunOptions) -> None:
+    """Options given in Python get the bounds the CLI and the suite have."""
+    from evalkit.suite.limits import LIMITS
+
+    for name, low, high in (("concurrency", 1, LIMITS.concurrency), ("limit", 1, None)):
+        value = getattr(options, name)
+        if value is None:
+            continue
+        whole = isinstance(value, int) and not isinstance(value, bool)
+        if not whole or value < low or (high is not None and value > high):
+            span = f"from {low} to {high}" if high is not None else f"at least {low}"
+            raise SuiteError(f"{name} must be a whole number {span}, got {value!r:.40}")
 
 
 def check_run_id(run_id: str) -> None:

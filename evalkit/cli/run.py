@@ -26,7 +26,11 @@ from evalkit.errors import EXIT_INTERRUPTED
     help="Response cache file [default: <runs-dir>/cache.sqlite].",
 )
 @click.option("--limit", type=click.IntRange(min=1), help="Use only the first N examples.")
-@click.option("--concurrency", type=click.IntRange(min=1), help="Override the suite's concurrency.")
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1, max=1024),  # suite.limits.LIMITS.concurrency (not imported here)
+    help="Override the suite's concurrency (at most 1024).",
+)
 @click.option("--variant", "variants", multiple=True, help="Run only this prompt variant.")
 @click.option("--model", "models", multiple=True, help="Run only this model id.")
 @click.option(

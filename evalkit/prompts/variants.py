@@ -55,6 +55,19 @@ class CompiledMessage:
     origin: str  # the file the template was written in
     line: int | None = None
 
+    def render(self, example: Example) -> str:
+        try:
+            return render(
+                self.template,
+                example.row,
+                example_id=example.id,
+                origin=self.origin,
+                line=example.line,
+            )
+        except SuiteError as exc:
+            exc.line = exc.line or self.line  # where the template is written
+            raise
+
 
 @dataclass(frozen=True, slots=True)
 class CompiledVariant:
@@ -67,19 +80,7 @@ class CompiledVariant:
     hash: str  # changes when any role or template text changes
 
     def render(self, example: Example) -> list[Message]:
-        return [
-            {
-                "role": m.role,
-                "content": render(
-                    m.template,
-                    example.row,
-                    example_id=example.id,
-                    origin=m.origin,
-                    line=example.line,
-                ),
-            }
-            for m in self.messages
-        ]
+        return [{"role": m.role, "content": m.render(example)} for m in self.messages]
 
 
 def make_variant(name: str, messages: list[CompiledMessage]) -> CompiledVariant:
@@ -240,16 +241,30 @@ def check_template_variables(
     *,
     source: str | None = None,
 ) -> None:
-    """Check one set of templates (a variant, a metric's arguments) against every row."""
+    """Check one set of templates (a variant, a metric's arguments) against every row.
+
+    A row that lacks a variable is rendered (a template may guard it: `{% if x is defined %}`);
+    so is the first row of every shape (the types of the values the templates read), because a
+    value can break a template too (a number added to a string) and the sandbox refuses unsafe
+    attributes whatever the row. Set inclusion and shapes keep this fast for large datasets."""
     needed = frozenset(variables)
+    names = sorted(needed)
+    shapes: set[tuple[str, ...]] = set()
     for example in examples:
-        if example.row.keys() >= needed:
-            continue
+        row = example.row
+        if row.keys() >= needed:
+            shape = tuple(type(row[name]).__name__ for name in names)
+            if shape in shapes:
+                continue
+            shapes.add(shape)
         try:
             try_render(example)
-        except SuiteError:
-            missing = sorted(needed - example.row.keys())
-            raise _missing_error(label, missing[0], example, source) from None
+        except SuiteError as exc:
+            missing = sorted(needed - row.keys())
+            if missing:
+                raise _missing_error(label, missing[0], example, source) from None
+            exc.message = f"{label}: {exc.message}"
+            raise
 
 
 def _missing_error(label: str, name: str, example: Example, source: str | None) -> SuiteError:
