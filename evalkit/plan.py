@@ -77,6 +77,19 @@ class Plan:
                         if item.key not in skip:
                             yield item
 
+    def render_all(self) -> None:
+        """Render every prompt of the run once, before its folder exists.
+
+        `prepare` checks each row shape (fast, for validate); a run renders every item anyway,
+        and a value that breaks a template on row 9,000 must fail before the first call."""
+        for example in self.examples:
+            for name in self.variant_names:
+                try:
+                    self.variants[name].render(example)
+                except SuiteError as exc:
+                    exc.message = f"prompt '{name}': {exc.message}"
+                    raise
+
     def dataset_info(self) -> DatasetInfo:
         return DatasetInfo(
             name=dataset_name(self.suite.dataset),

@@ -51,11 +51,15 @@ class RunSession:
         base_dir: Path | None = None,
     ) -> RunSession:
         plan, store = cls.plan_for(suite, options, dataset=dataset, base_dir=base_dir)
+        plan.render_all()
         if store is not None:
             return cls(plan, options, store, resumed=True)
         run_id = options.run_id or new_run_id(plan.suite.name)
         check_run_id(run_id)
-        return cls(plan, options, RunStore(options.runs_dir, run_id), resumed=False)
+        store = RunStore(options.runs_dir, run_id)
+        if store.dir.exists():  # never write into another run's folder
+            raise store.exists_error()
+        return cls(plan, options, store, resumed=False)
 
     @staticmethod
     def plan_for(
@@ -86,6 +90,17 @@ class RunSession:
     # --- running ----------------------------------------------------------------------------
 
     async def execute(self, progress: ProgressSink | None = None) -> RunResult:
+        """Run it as the folder's only writer (run.lock), released however the run ends."""
+        try:
+            if self.resumed:  # locked before reading what is done: a second resume waits out
+                self._note(self.store.lock())
+                for note in self.store.repair():
+                    self._note(note)
+            return await self._execute(progress)
+        finally:
+            self.store.unlock()
+
+    async def _execute(self, progress: ProgressSink | None) -> RunResult:
         from evalkit.engine.runtimes import open_runtimes
 
         drop = self._drop()
@@ -95,11 +110,15 @@ class RunSession:
         model_ids = [*plan.model_ids, *plan.judge_ids]
         async with open_runtimes(plan.suite, model_ids, plan.loaded.base_dir) as runtimes:
             engine, grading = self._engine(runtimes, progress, drop)
-            if not self.resumed:
-                self.store.create(
-                    self.plan.manifest(self.store.run_id, self._info()), self.plan.loaded.text
-                )
-            interrupted = await self._run(engine, grading, done)
+            if not self.resumed:  # the folder is made only once providers exist
+                manifest = self.plan.manifest(self.store.run_id, self._info())
+                self._note(self.store.create(manifest, self.plan.loaded.text))
+            try:
+                interrupted = await self._run(engine, grading, done)
+            except Exception:
+                if not self.resumed and not self.store.has_results():
+                    self.store.discard()  # failed before its first result: leave nothing
+                raise
         records = _latest(previous, self.collected.values())
         summary = self._summarize(records, engine, interrupted)
         if interrupted:
@@ -250,6 +269,10 @@ class RunSession:
         warn = self.options.notify or _warn
         trackers = open_trackers(settings, enabled=self.options.tracking, warn=warn)
         return trackers.log_run(self._stored(summary)) if trackers else []
+
+    def _note(self, text: str | None) -> None:
+        if text:
+            (self.options.notify or _warn)(text)
 
     def _info(self) -> RunOptionsInfo:
         o = self.options
