@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from evalkit.data.loaders import dataset_digest, dataset_name, dataset_source, load_dataset
 from evalkit.errors import SuiteError
@@ -35,6 +35,9 @@ from evalkit.results.schema import (
 )
 from evalkit.suite.loader import LoadedSuite, load_suite
 from evalkit.suite.schema import MetricConfig, Suite
+
+if TYPE_CHECKING:
+    from evalkit.results.redaction import Redactor
 
 SuiteSource = str | Path | Suite | LoadedSuite
 
@@ -76,6 +79,16 @@ class Plan:
                         item = WorkItem(example, variant, model, repeat)
                         if item.key not in skip:
                             yield item
+
+    def redactor(self) -> Redactor:
+        """The run's secrets: credential-like env values and every variable an `*_env` option
+        or metric argument names (api_key_env), whatever its name."""
+        from evalkit.results.redaction import Redactor, secret_env_names
+
+        suite = self.suite
+        sections = [m.options for m in [*suite.models, *suite.judges]]
+        sections += [m.args for m in suite.metrics]
+        return Redactor.from_env(names=secret_env_names(sections))
 
     def render_all(self) -> None:
         """Render every prompt of the run once, before its folder exists.
@@ -246,9 +259,8 @@ def build_manifest(plan: Plan, run_id: str, options: RunOptionsInfo) -> RunManif
 
     from evalkit import __version__
     from evalkit.graders.summary import grader_manifest
-    from evalkit.results.redaction import Redactor
 
-    suite, redactor = plan.suite, Redactor.from_env()
+    suite, redactor = plan.suite, plan.redactor()
     return RunManifest(
         run_id=run_id,
         created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

@@ -53,10 +53,11 @@ class RunSession:
         plan, store = cls.plan_for(suite, options, dataset=dataset, base_dir=base_dir)
         plan.render_all()
         if store is not None:
+            store.redactor = plan.redactor()
             return cls(plan, options, store, resumed=True)
         run_id = options.run_id or new_run_id(plan.suite.name)
         check_run_id(run_id)
-        store = RunStore(options.runs_dir, run_id)
+        store = RunStore(options.runs_dir, run_id, plan.redactor())
         if store.dir.exists():  # never write into another run's folder
             raise store.exists_error()
         return cls(plan, options, store, resumed=False)
@@ -120,14 +121,18 @@ class RunSession:
                     self.store.discard()  # failed before its first result: leave nothing
                 raise
         records = _latest(previous, self.collected.values())
-        summary = self._summarize(records, engine, interrupted)
+        # scrubbed in memory too: reporters, trackers and the console get this summary
+        summary = self.store.redactor.doc(self._summarize(records, engine, interrupted))
+        engine.stats.error_samples = [
+            self.store.redactor.text(e) for e in engine.stats.error_samples
+        ]
         if interrupted:
             self.store.write_summary(summary)
             self._track(summary)
             from evalkit.api import RunInterrupted
 
             raise RunInterrupted(self.store.run_id, summary)
-        summary = self._decide(summary, records)
+        summary = self.store.redactor.doc(self._decide(summary, records))
         self.store.write_summary(summary)
         return self._finish(summary, engine, skipped=len(done))
 
@@ -142,7 +147,7 @@ class RunSession:
         max_cost = options.max_cost if options.max_cost is not None else plan.suite.max_cost
         _warn_unpriced(runtimes, max_cost)
         concurrency = options.concurrency or plan.suite.concurrency
-        caller = ModelCaller(_cache(options))
+        caller = ModelCaller(_cache(options, self.store.redactor))
         grading = build_grading(plan, runtimes, caller, concurrency)
 
         def collect(record: ResultRecord) -> None:
@@ -254,7 +259,8 @@ class RunSession:
 
     def _stored(self, summary: RunSummary) -> StoredRun:
         manifest = self.store.manifest()
-        return StoredRun(self.store.dir, manifest, summary, suite_text=self.plan.loaded.text)
+        text = self.store.redactor.text(self.plan.loaded.text)
+        return StoredRun(self.store.dir, manifest, summary, suite_text=text)
 
     def _track(self, summary: RunSummary) -> list[Any]:
         """Log to the suite's trackers: subscribers, whose failure only warns."""
@@ -354,12 +360,13 @@ def _latest(previous: list[ResultRecord], new: Any) -> list[ResultRecord]:
     return list(latest.values())
 
 
-def _cache(options: RunOptions) -> Any:
+def _cache(options: RunOptions, redactor: Any) -> Any:
     from evalkit.engine.cache import NullCache, ResponseCache
 
     if options.no_cache:
         return NullCache()
-    return ResponseCache(options.cache_path or options.runs_dir / "cache.sqlite")
+    path = options.cache_path or options.runs_dir / "cache.sqlite"
+    return ResponseCache(path, redactor=redactor)
 
 
 def _max_errors(plan: Plan) -> int | None:

@@ -28,6 +28,7 @@ from typing import IO, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from evalkit.errors import SuiteError
+from evalkit.results.redaction import Redactor
 from evalkit.results.runlock import RunLock, repair_tail
 from evalkit.results.schema import (
     ResultRecord,
@@ -71,16 +72,22 @@ def default_runs_dir() -> Path:
 
 
 class RunStore:
-    def __init__(self, runs_dir: Path, run_id: str) -> None:
+    """One run folder. Everything written goes through `redactor` (records, documents, the
+    suite copy): a known secret never reaches the disk, so neither reports nor trackers."""
+
+    def __init__(self, runs_dir: Path, run_id: str, redactor: Redactor | None = None) -> None:
         self.run_id = run_id
         self.runs_dir = runs_dir
         self.dir = runs_dir / run_id
+        self.redactor = redactor or Redactor.from_env()
         self._handles: dict[str, IO[str]] = {}
         self._lock: RunLock | None = None
 
     @classmethod
-    def open_existing(cls, runs_dir: Path, run_id: str) -> RunStore:
-        store = cls(runs_dir, run_id)
+    def open_existing(
+        cls, runs_dir: Path, run_id: str, redactor: Redactor | None = None
+    ) -> RunStore:
+        store = cls(runs_dir, run_id, redactor)
         if not (store.dir / MANIFEST).is_file():
             known = ", ".join(sorted(p.name for p in runs_dir.glob("*/") if p.is_dir())[-5:])
             raise SuiteError(
@@ -98,7 +105,7 @@ class RunStore:
             raise self.exists_error() from None
         note = self.lock()
         self.write_doc(MANIFEST, manifest)
-        (self.dir / SUITE_COPY).write_text(suite_text, encoding="utf-8")
+        (self.dir / SUITE_COPY).write_text(self.redactor.text(suite_text), encoding="utf-8")
         return note
 
     def exists_error(self) -> SuiteError:
@@ -159,7 +166,7 @@ class RunStore:
         if handle is None:
             repair_tail(self.dir / name)  # a torn last line must not swallow this one
             handle = self._handles[name] = open(self.dir / name, "a", encoding="utf-8")  # noqa: SIM115
-        handle.write(doc.model_dump_json() + "\n")
+        handle.write(self.redactor.json_line(doc) + "\n")
         handle.flush()
 
     def close(self) -> None:
@@ -193,7 +200,7 @@ class RunStore:
     def write_doc(self, name: str, doc: BaseModel) -> None:
         """Write a document atomically (a reader never sees half a file)."""
         tmp = self.dir / f".{name}.tmp"
-        tmp.write_text(doc.model_dump_json(indent=2), "utf-8")
+        tmp.write_text(self.redactor.doc(doc).model_dump_json(indent=2), "utf-8")
         tmp.replace(self.dir / name)
 
     def read_doc(self, name: str, model: type[D]) -> D:
