@@ -37,6 +37,7 @@ from evalkit.suite.loader import LoadedSuite, load_suite
 from evalkit.suite.schema import MetricConfig, Suite
 
 if TYPE_CHECKING:
+    from evalkit.plugins.user_code import UserCode
     from evalkit.results.redaction import Redactor
 
 SuiteSource = str | Path | Suite | LoadedSuite
@@ -79,6 +80,29 @@ class Plan:
                         item = WorkItem(example, variant, model, repeat)
                         if item.key not in skip:
                             yield item
+
+    def user_code(self) -> list[UserCode]:
+        """The modules a run would import: custom metrics and function providers."""
+        from dataclasses import replace
+
+        from evalkit.plugins.user_code import UserFunction
+
+        found = function_providers(self.loaded)
+        for index, metric in enumerate(self.metrics):
+            fn = metric.definition.fn
+            if isinstance(fn, UserFunction):
+                line = self.loaded.line_of(("metrics", index))
+                fn.code = replace(fn.code, file=self.loaded.file, line=line)
+                found.append(fn.code)
+        return found
+
+    def load_user_code(self) -> None:
+        """Import the custom metrics now (with consent), so a broken one fails before the run."""
+        from evalkit.plugins.user_code import UserFunction
+
+        for metric in self.metrics:
+            if isinstance(metric.definition.fn, UserFunction):
+                metric.definition.fn.load()
 
     def redactor(self) -> Redactor:
         """The run's secrets: credential-like env values and every variable an `*_env` option
@@ -140,6 +164,7 @@ def prepare(
     compiled = compile_loaded(loaded)
     check_variables(compiled, examples, source=source)
     check_providers(loaded)
+    check_function_providers(loaded)
     metrics = bind_metrics(
         list(loaded.suite.metrics), loaded.base_dir, file=loaded.file, locate=loaded.line_of
     )
@@ -182,6 +207,30 @@ def check_providers(loaded: LoadedSuite) -> None:
             error.message = f"model '{model.id}': {error.message}"
             error.file, error.line = loaded.file, loaded.line_of((section, index, "provider"))
             raise error
+
+
+def function_providers(loaded: LoadedSuite) -> list[UserCode]:
+    """The functions that `provider: function` models name (options.function, or model)."""
+    from evalkit.plugins.user_code import UserCode
+
+    found = []
+    entries = [("models", i, m) for i, m in enumerate(loaded.suite.models)]
+    entries += [("judges", i, m) for i, m in enumerate(loaded.suite.judges)]
+    for section, index, model in entries:
+        target = model.options.get("function") or model.model
+        if model.provider == "function" and isinstance(target, str) and ":" in target:
+            key = ("options", "function") if model.options.get("function") else ("model",)
+            line = loaded.line_of((section, index, *key))
+            found.append(UserCode(target, "function provider", loaded.base_dir, loaded.file, line))
+    return found
+
+
+def check_function_providers(loaded: LoadedSuite) -> None:
+    """Each function a model names exists, checked in its file without importing it."""
+    from evalkit.plugins.user_code import find
+
+    for code in function_providers(loaded):
+        find(code)
 
 
 def check_reporters(loaded: LoadedSuite) -> None:

@@ -12,12 +12,12 @@ written once, then handed to the gates, the trackers and the reporters.
 from __future__ import annotations
 
 import asyncio
-import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from evalkit.api.inputs import check_options, check_run_id, resumed_plan, with_dataset
 from evalkit.errors import SuiteError
 from evalkit.results.schema import ResultRecord, RunOptionsInfo, RunSummary
 from evalkit.results.store import RunStore, StoredRun, new_run_id
@@ -29,8 +29,6 @@ if TYPE_CHECKING:
     from evalkit.engine.runner import Engine
     from evalkit.plan import Plan, SuiteSource
 
-_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-
 
 @dataclass
 class RunSession:
@@ -39,6 +37,7 @@ class RunSession:
     store: RunStore
     resumed: bool
     collected: dict[str, ResultRecord] = field(default_factory=dict)
+    allow_code: bool = False  # consent to import the suite's user code (checked in prepare)
 
     # --- preparing (no disk writes) ---------------------------------------------------------
 
@@ -52,15 +51,16 @@ class RunSession:
     ) -> RunSession:
         plan, store = cls.plan_for(suite, options, dataset=dataset, base_dir=base_dir)
         plan.render_all()
+        allow = _consent(plan, options)
         if store is not None:
             store.redactor = plan.redactor()
-            return cls(plan, options, store, resumed=True)
+            return cls(plan, options, store, resumed=True, allow_code=allow)
         run_id = options.run_id or new_run_id(plan.suite.name)
         check_run_id(run_id)
         store = RunStore(options.runs_dir, run_id, plan.redactor())
         if store.dir.exists():  # never write into another run's folder
             raise store.exists_error()
-        return cls(plan, options, store, resumed=False)
+        return cls(plan, options, store, resumed=False, allow_code=allow)
 
     @staticmethod
     def plan_for(
@@ -75,10 +75,10 @@ class RunSession:
         check_options(options)
         if options.resume:
             check_run_id(options.resume)
-            return _resumed(suite, options)
+            return resumed_plan(suite, options)
         if suite is None:
             raise SuiteError("no suite given", hint="evalkit run suites/<name>.yaml")
-        source = _with_dataset(suite, dataset, base_dir) if dataset is not None else suite
+        source = with_dataset(suite, dataset, base_dir) if dataset is not None else suite
         plan = prepare(
             source,
             limit=options.limit,
@@ -92,12 +92,16 @@ class RunSession:
 
     async def execute(self, progress: ProgressSink | None = None) -> RunResult:
         """Run it as the folder's only writer (run.lock), released however the run ends."""
+        from evalkit.plugins.user_code import allowed
+
         try:
-            if self.resumed:  # locked before reading what is done: a second resume waits out
-                self._note(self.store.lock())
-                for note in self.store.repair():
-                    self._note(note)
-            return await self._execute(progress)
+            with allowed(self.allow_code):
+                self.plan.load_user_code()  # a broken custom metric fails before anything
+                if self.resumed:  # locked before reading what is done: no second resume
+                    self._note(self.store.lock())
+                    for note in self.store.repair():
+                        self._note(note)
+                return await self._execute(progress)
         finally:
             self.store.unlock()
 
@@ -291,65 +295,19 @@ class RunSession:
         )
 
 
-def check_options(options: RunOptions) -> None:
-    """Options given in Python get the bounds the CLI and the suite have."""
-    from evalkit.suite.limits import LIMITS
+def _consent(plan: Plan, options: RunOptions) -> bool:
+    """User code runs only with consent: refuse naming the module, or say what is imported."""
+    from evalkit.plugins.user_code import consent, refusal
 
-    for name, low, high in (("concurrency", 1, LIMITS.concurrency), ("limit", 1, None)):
-        value = getattr(options, name)
-        if value is None:
-            continue
-        whole = isinstance(value, int) and not isinstance(value, bool)
-        if not whole or value < low or (high is not None and value > high):
-            span = f"from {low} to {high}" if high is not None else f"at least {low}"
-            raise SuiteError(f"{name} must be a whole number {span}, got {value!r:.40}")
-
-
-def check_run_id(run_id: str) -> None:
-    """A run id names a folder inside the runs folder: no separators, no `..`, no surprises."""
-    if not _RUN_ID.match(run_id) or ".." in run_id:
-        raise SuiteError(
-            f"invalid run id {run_id[:80]!r}",
-            hint="use letters, digits, '.', '_' and '-' (at most 128, no '..' or slashes)",
-        )
-
-
-def _resumed(suite: SuiteSource | None, options: RunOptions) -> tuple[Plan, RunStore]:
-    """An existing run and its plan, rebuilt from its manifest; the suite must be unchanged."""
-    from evalkit.plan import prepare
-
-    run_id = options.resume or ""
-    store = RunStore.open_existing(options.runs_dir, run_id)
-    previous = store.manifest()
-    plan = prepare(
-        suite if suite is not None else (previous.suite.path or ""),
-        limit=previous.options.limit,
-        variants=previous.options.variants,
-        models=previous.options.models,
-    )
-    if plan.loaded.hash != previous.suite.hash:
-        raise SuiteError(
-            f"the suite changed since run {run_id} started",
-            file=str(plan.loaded.path),
-            hint="resuming would mix two versions; start a new run without --resume",
-        )
-    return plan, store
-
-
-def _with_dataset(suite: SuiteSource, dataset: Any, base_dir: Path | None) -> Any:
-    """The suite with inline rows (a list of mappings or a pandas DataFrame) as its dataset."""
-    from evalkit.plan import _loaded
-    from evalkit.suite.loader import adopt_suite
-    from evalkit.suite.schema import DatasetConfig
-
-    if hasattr(dataset, "to_dict"):
-        dataset = dataset.to_dict(orient="records")
-    if not isinstance(dataset, list) or not all(isinstance(r, dict) for r in dataset):
-        raise SuiteError("dataset= takes a list of mappings or a pandas DataFrame")
-    loaded = _loaded(suite, base_dir)
-    rows = [{str(k): v for k, v in row.items()} for row in dataset]
-    config = DatasetConfig(rows=rows, id_field=loaded.suite.dataset.id_field)
-    return adopt_suite(loaded.suite.model_copy(update={"dataset": config}), loaded.base_dir)
+    codes = plan.user_code()
+    if not codes:
+        return False
+    reason = consent(options.allow_code)
+    if reason is None:
+        raise refusal(codes[0])
+    modules = ", ".join(dict.fromkeys(f"{c.module} ({c.kind} {c.target})" for c in codes))
+    (options.notify or _warn)(f"importing user code, allowed by {reason}: {modules}")
+    return True
 
 
 def _latest(previous: list[ResultRecord], new: Any) -> list[ResultRecord]:

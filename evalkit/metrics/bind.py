@@ -174,7 +174,7 @@ def bind_metrics(
 
 
 def _bind_one(config: MetricConfig, base_dir: Path) -> BoundMetric:
-    definition = get_metric(config.type)
+    definition = get_metric(config.type, base_dir)
     args = dict(config.args)
     if "_" in args:
         if definition.primary is None:
