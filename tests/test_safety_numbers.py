@@ -152,3 +152,31 @@ def test_a_value_that_breaks_a_template_fails_validate_at_its_row(tmp_path: Path
     err = error_of(suite(tmp_path, BASE.replace('"{{ question }}"', '"{{ question + n }}"')))
     assert "cannot render the template for row r0" in err.message
     assert err.line == 4
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{{ 'x' * 10**9 }}",
+        "{{ [0] * 10**8 }}",
+        "{{ 'x'|center(10**9) }}",
+        "{{ 'x'.ljust(10**9) }}",
+        "{{ 'ab'|indent(10**9) }}",
+        "{{ [1]|slice(10**8)|list }}",
+        "{{ 7 ** 20000000 }}",
+        "{{ '%999999999s' % 'a' }}",
+        "{{ '%999999999s'|format('a') }}",
+        "{{ '{:>999999999}'.format(1) }}",
+        "{{ lipsum(10**6) }}",
+    ],
+)
+def test_a_template_cannot_ask_for_a_billion_of_anything(tmp_path: Path, template: str) -> None:
+    err = error_of(suite(tmp_path, BASE.replace('"{{ question }}"', f'"{template}"')))
+    assert "the template asks for" in err.message and err.line == 4
+
+
+def test_ordinary_templates_still_render(tmp_path: Path) -> None:
+    template = "{{ 'ab' * 3 }} {{ 2**10 }} {{ '%5s'|format(question) }} {{ '%d'|format(12345678) }}"
+    template += " {{ question|center(9) }} {{ '{:>4}'.format(n) }} {{ [1, 2, 3]|slice(2)|list }}"
+    path = suite(tmp_path, BASE.replace('"{{ question }}"', f'"{template}"'))
+    assert validate(path).summary_line().endswith("= 4 calls")
