@@ -292,3 +292,8 @@ def test_merge_key_errors_point_at_the_merged_line(tmp_path: Path) -> None:
     text = text.replace(", concurrency: 0", "").replace("id: m2}", "id: m2, id: m3}")
     err = error_of(suite(tmp_path, text))
     assert "duplicate key 'id'" in err.message and err.line == 7
+
+
+def test_brackets_inside_a_quoted_string_are_text(tmp_path: Path) -> None:
+    plan = validate(suite(tmp_path, BASE + 'description: "' + "[" * 100 + '"\n'))
+    assert plan.suite.description == "[" * 100
