@@ -169,8 +169,8 @@ def _parse(code: UserCode, path: Path) -> ast.Module:
 
 def _check_names(code: UserCode, path: Path, tree: ast.Module) -> inspect.Signature | None:
     names = _defined(tree.body)
-    if "__getattr__" in names or _star_import(tree):
-        return None  # names made at import time: only importing would tell
+    if "__getattr__" in names or "*" in names:
+        return None  # names made at import time or star-imported: only importing would tell
     node: ast.AST | None = None
     scope = names
     for part in code.attr.split("."):
@@ -216,12 +216,6 @@ def _defined(body: list[ast.stmt]) -> dict[str, ast.AST]:
             for block in blocks:
                 names.update(_defined(block))
     return names
-
-
-def _star_import(tree: ast.Module) -> bool:
-    return any(
-        isinstance(s, ast.ImportFrom) and any(a.name == "*" for a in s.names) for s in tree.body
-    )
 
 
 def _signature(node: ast.AST | None) -> inspect.Signature | None:
