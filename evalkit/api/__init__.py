@@ -236,7 +236,16 @@ def gate(
     gates, repeats = gates_of_run(store)
     if suite is not None:
         loaded = load_suite(suite)
-        check_gates(loaded.suite, loaded.file, loaded.line_of)
+        # a row's own assertions and a multi-prompt file add names the suite does not list
+        recorded = store.summary()
+        cells = recorded.cells if recorded is not None else []
+        check_gates(
+            loaded.suite,
+            loaded.file,
+            loaded.line_of,
+            extra_metrics=[name for c in cells for name in c.metrics],
+            variants=[*loaded.suite.prompts, *(c.variant for c in cells)],
+        )
         gates, repeats = list(loaded.suite.gates), int(loaded.suite.repeats)
     previous = store.summary()
     summary = decide_and_store(
