@@ -61,3 +61,40 @@ def first_non_finite(value: Any) -> str | None:
         elif isinstance(item, list | tuple):
             stack.extend((f"{path}[{i}]", v) for i, v in enumerate(item))
     return None
+
+
+# Bounds on the model parameters that providers share (kind, lowest, highest); a provider
+# checks which parameters it knows, these are the values no provider can use.
+PARAM_BOUNDS: dict[str, tuple[type, float | None, float | None]] = {
+    "temperature": (float, 0, 2),
+    "top_p": (float, 0, 1),
+    "top_k": (int, 0, 1_000_000),
+    "max_tokens": (int, 1, LIMITS.max_tokens),
+    "max_completion_tokens": (int, 1, LIMITS.max_tokens),
+    "max_new_tokens": (int, 1, LIMITS.max_tokens),
+    "max_output_tokens": (int, 1, LIMITS.max_tokens),
+    "n": (int, 1, 128),
+    "presence_penalty": (float, -2, 2),
+    "frequency_penalty": (float, -2, 2),
+    "top_logprobs": (int, 0, 20),
+    "seed": (int, None, None),
+}
+
+
+def check_param(name: str, value: Any, kind: type, low: float | None, high: float | None) -> None:
+    numeric = isinstance(value, int | float) and not isinstance(value, bool)
+    if kind is int and not (numeric and isinstance(value, int)):
+        raise ValueError(f"{name} must be a whole number, got {short(repr(value))}")
+    if not numeric:
+        raise ValueError(f"{name} must be a number, got {short(repr(value))}")
+    if (low is not None and value < low) or (high is not None and value > high):
+        span = f"between {low:g} and {high:g}" if high is not None else f"at least {low:g}"
+        raise ValueError(f"{name} must be {span}, got {short(repr(value))}")
+
+
+def finite(value: Any, what: str) -> Any:
+    """NaN and infinity are no value evalkit can compare, hash or write as JSON."""
+    where = first_non_finite(value)
+    if where is not None:
+        raise ValueError(f"{what}: {where} is NaN or infinite; write a finite number")
+    return value

@@ -20,7 +20,7 @@ from pydantic import (
 
 from evalkit.suite.gates import Gate
 from evalkit.suite.graders import GraderConfig, typed_grader
-from evalkit.suite.limits import LIMITS, Count, Finite, first_non_finite, short
+from evalkit.suite.limits import LIMITS, PARAM_BOUNDS, Count, Finite, check_param, finite
 
 PROMPT_FILE_SUFFIXES = (".jinja", ".j2", ".jinja2", ".txt", ".md", ".yaml", ".yml")
 
@@ -59,7 +59,7 @@ class DatasetConfig(Strict):
     @field_validator("rows")
     @classmethod
     def _finite_rows(cls, value: Any) -> Any:
-        return _finite(value, "rows")
+        return finite(value, "rows")
 
     @model_validator(mode="after")
     def _one_source(self) -> DatasetConfig:
@@ -163,13 +163,13 @@ class ModelConfig(Strict):
     def _bounded_params(cls, value: dict[str, Any]) -> dict[str, Any]:
         for name, bounds in PARAM_BOUNDS.items():
             if value.get(name) is not None:
-                _check_param(name, value[name], *bounds)
-        return _finite(value, "params")
+                check_param(name, value[name], *bounds)
+        return finite(value, "params")
 
     @field_validator("options")
     @classmethod
     def _finite_options(cls, value: dict[str, Any]) -> dict[str, Any]:
-        return _finite(value, "options")
+        return finite(value, "options")
 
 
 class MetricConfig(Strict):
@@ -207,7 +207,7 @@ class MetricConfig(Strict):
     @field_validator("args")
     @classmethod
     def _finite_args(cls, value: dict[str, Any]) -> dict[str, Any]:
-        return _finite(value, "args")
+        return finite(value, "args")
 
     @property
     def display_name(self) -> str:
@@ -364,40 +364,3 @@ class Suite(Strict):
 
     def model(self, model_id: str) -> ModelConfig:
         return next(m for m in [*self.models, *self.judges] if m.id == model_id)
-
-
-# Bounds on the model parameters that providers share (kind, lowest, highest); a provider
-# checks which parameters it knows, these are the values no provider can use.
-PARAM_BOUNDS: dict[str, tuple[type, float | None, float | None]] = {
-    "temperature": (float, 0, 2),
-    "top_p": (float, 0, 1),
-    "top_k": (int, 0, 1_000_000),
-    "max_tokens": (int, 1, LIMITS.max_tokens),
-    "max_completion_tokens": (int, 1, LIMITS.max_tokens),
-    "max_new_tokens": (int, 1, LIMITS.max_tokens),
-    "max_output_tokens": (int, 1, LIMITS.max_tokens),
-    "n": (int, 1, 128),
-    "presence_penalty": (float, -2, 2),
-    "frequency_penalty": (float, -2, 2),
-    "top_logprobs": (int, 0, 20),
-    "seed": (int, None, None),
-}
-
-
-def _check_param(name: str, value: Any, kind: type, low: float | None, high: float | None) -> None:
-    numeric = isinstance(value, int | float) and not isinstance(value, bool)
-    if kind is int and not (numeric and isinstance(value, int)):
-        raise ValueError(f"{name} must be a whole number, got {short(repr(value))}")
-    if not numeric:
-        raise ValueError(f"{name} must be a number, got {short(repr(value))}")
-    if (low is not None and value < low) or (high is not None and value > high):
-        span = f"between {low:g} and {high:g}" if high is not None else f"at least {low:g}"
-        raise ValueError(f"{name} must be {span}, got {short(repr(value))}")
-
-
-def _finite(value: Any, what: str) -> Any:
-    """NaN and infinity are no value evalkit can compare, hash or write as JSON."""
-    where = first_non_finite(value)
-    if where is not None:
-        raise ValueError(f"{what}: {where} is NaN or infinite; write a finite number")
-    return value
