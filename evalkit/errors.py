@@ -46,7 +46,7 @@ class EvalkitError(Exception):
         text = f"{where}: {self.message}" if where else self.message
         if self.hint:
             text += f"\n  hint: {self.hint}"
-        return text
+        return elide(text)
 
 
 class SuiteError(EvalkitError):
@@ -89,6 +89,26 @@ class RunIncompleteError(EvalkitError):
     """The run could not complete (errors past the budget, cost limit reached, ...)."""
 
     exit_code = EXIT_INCOMPLETE
+
+
+_LONG_WORD = 200
+_LONG_TEXT = 4000
+
+
+def elide(text: str) -> str:
+    """A message never repeats a huge value in full: long words and long texts are cut."""
+    if len(text) <= _LONG_WORD:
+        return text
+    import re
+
+    def cut(match: re.Match[str]) -> str:
+        word = match.group(0)
+        return f"{word[:60]}…({len(word):,} characters)…{word[-20:]}"
+
+    text = re.sub(rf"\S{{{_LONG_WORD + 1},}}", cut, text)
+    if len(text) > _LONG_TEXT:
+        text = f"{text[: _LONG_TEXT - 200]}…({len(text):,} characters)…{text[-150:]}"
+    return text
 
 
 def missing_dependency(feature: str, extra: str, package: str) -> MissingDependencyError:

@@ -198,6 +198,7 @@ def test_json_output_translates_json_transforms_and_stubs_javascript(
     assert [n.line for n in imported.notes] == [14, 35]  # the two javascript assertions
     folder = imported_into(tmp_path, PEERS / "json-output" / "promptfooconfig.yaml")
     monkeypatch.syspath_prepend(str(folder))
+    monkeypatch.setenv("EVALKIT_ALLOW_CODE", "1")  # the stubs are user code: consent to run them
     answers = {
         "Lemon": '{"color": "yellow", "countries": ["Mexico", "India"]}',
         "Blueberry": '{"color": "blue", "countries": ["Canada", "USA"]}',

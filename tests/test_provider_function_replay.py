@@ -30,6 +30,7 @@ def request(row: dict | None = None, **kwargs) -> GenerationRequest:
 def user_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """Write a module beside a (pretend) suite file; return (module name, suite folder)."""
     monkeypatch.setattr(sys, "path", list(sys.path))  # undo the provider's sys.path insert
+    monkeypatch.setenv("EVALKIT_ALLOW_CODE", "1")  # consent (evalkit.plugins.user_code)
 
     def write(source: str) -> str:
         name = f"evalkit_user_app_{next(_names)}"  # unique: sys.modules caches by name

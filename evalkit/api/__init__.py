@@ -59,6 +59,7 @@ class RunOptions:
     tracking: bool = True  # False (or EVALKIT_NO_TRACKING=1): log to no tracker
     reports: list[tuple[str, Path, dict[str, Any]]] = field(default_factory=list)
     notify: Notify | None = None  # warnings for people (tracker failures); default: warnings
+    allow_code: bool = False  # import the suite's custom metrics / function providers
 
 
 class RunInterrupted(KeyboardInterrupt):

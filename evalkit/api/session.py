@@ -12,12 +12,12 @@ written once, then handed to the gates, the trackers and the reporters.
 from __future__ import annotations
 
 import asyncio
-import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from evalkit.api.inputs import check_options, check_run_id, resumed_plan, with_dataset
 from evalkit.errors import SuiteError
 from evalkit.results.schema import ResultRecord, RunOptionsInfo, RunSummary
 from evalkit.results.store import RunStore, StoredRun, new_run_id
@@ -29,8 +29,6 @@ if TYPE_CHECKING:
     from evalkit.engine.runner import Engine
     from evalkit.plan import Plan, SuiteSource
 
-_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-
 
 @dataclass
 class RunSession:
@@ -39,6 +37,7 @@ class RunSession:
     store: RunStore
     resumed: bool
     collected: dict[str, ResultRecord] = field(default_factory=dict)
+    allow_code: bool = False  # consent to import the suite's user code (checked in prepare)
 
     # --- preparing (no disk writes) ---------------------------------------------------------
 
@@ -51,11 +50,17 @@ class RunSession:
         base_dir: Path | None = None,
     ) -> RunSession:
         plan, store = cls.plan_for(suite, options, dataset=dataset, base_dir=base_dir)
+        plan.render_all()
+        allow = _consent(plan, options)
         if store is not None:
-            return cls(plan, options, store, resumed=True)
+            store.redactor = plan.redactor()
+            return cls(plan, options, store, resumed=True, allow_code=allow)
         run_id = options.run_id or new_run_id(plan.suite.name)
         check_run_id(run_id)
-        return cls(plan, options, RunStore(options.runs_dir, run_id), resumed=False)
+        store = RunStore(options.runs_dir, run_id, plan.redactor())
+        if store.dir.exists():  # never write into another run's folder
+            raise store.exists_error()
+        return cls(plan, options, store, resumed=False, allow_code=allow)
 
     @staticmethod
     def plan_for(
@@ -67,12 +72,13 @@ class RunSession:
         """The plan of a new run, or of the run being resumed (with its store)."""
         from evalkit.plan import prepare
 
+        check_options(options)
         if options.resume:
             check_run_id(options.resume)
-            return _resumed(suite, options)
+            return resumed_plan(suite, options)
         if suite is None:
             raise SuiteError("no suite given", hint="evalkit run suites/<name>.yaml")
-        source = _with_dataset(suite, dataset, base_dir) if dataset is not None else suite
+        source = with_dataset(suite, dataset, base_dir) if dataset is not None else suite
         plan = prepare(
             source,
             limit=options.limit,
@@ -85,6 +91,21 @@ class RunSession:
     # --- running ----------------------------------------------------------------------------
 
     async def execute(self, progress: ProgressSink | None = None) -> RunResult:
+        """Run it as the folder's only writer (run.lock), released however the run ends."""
+        from evalkit.plugins.user_code import allowed
+
+        try:
+            with allowed(self.allow_code):
+                self.plan.load_user_code()  # a broken custom metric fails before anything
+                if self.resumed:  # locked before reading what is done: no second resume
+                    self._note(self.store.lock())
+                    for note in self.store.repair():
+                        self._note(note)
+                return await self._execute(progress)
+        finally:
+            self.store.unlock()
+
+    async def _execute(self, progress: ProgressSink | None) -> RunResult:
         from evalkit.engine.runtimes import open_runtimes
 
         drop = self._drop()
@@ -94,20 +115,28 @@ class RunSession:
         model_ids = [*plan.model_ids, *plan.judge_ids]
         async with open_runtimes(plan.suite, model_ids, plan.loaded.base_dir) as runtimes:
             engine, grading = self._engine(runtimes, progress, drop)
-            if not self.resumed:
-                self.store.create(
-                    self.plan.manifest(self.store.run_id, self._info()), self.plan.loaded.text
-                )
-            interrupted = await self._run(engine, grading, done)
+            if not self.resumed:  # the folder is made only once providers exist
+                manifest = self.plan.manifest(self.store.run_id, self._info())
+                self._note(self.store.create(manifest, self.plan.loaded.text))
+            try:
+                interrupted = await self._run(engine, grading, done)
+            except Exception:
+                if not self.resumed and not self.store.has_results():
+                    self.store.discard()  # failed before its first result: leave nothing
+                raise
         records = _latest(previous, self.collected.values())
-        summary = self._summarize(records, engine, interrupted)
+        # scrubbed in memory too: reporters, trackers and the console get this summary
+        summary = self.store.redactor.doc(self._summarize(records, engine, interrupted))
+        engine.stats.error_samples = [
+            self.store.redactor.text(e) for e in engine.stats.error_samples
+        ]
         if interrupted:
             self.store.write_summary(summary)
             self._track(summary)
             from evalkit.api import RunInterrupted
 
             raise RunInterrupted(self.store.run_id, summary)
-        summary = self._decide(summary, records)
+        summary = self.store.redactor.doc(self._decide(summary, records))
         self.store.write_summary(summary)
         return self._finish(summary, engine, skipped=len(done))
 
@@ -122,7 +151,7 @@ class RunSession:
         max_cost = options.max_cost if options.max_cost is not None else plan.suite.max_cost
         _warn_unpriced(runtimes, max_cost)
         concurrency = options.concurrency or plan.suite.concurrency
-        caller = ModelCaller(_cache(options))
+        caller = ModelCaller(_cache(options, self.store.redactor))
         grading = build_grading(plan, runtimes, caller, concurrency)
 
         def collect(record: ResultRecord) -> None:
@@ -234,7 +263,8 @@ class RunSession:
 
     def _stored(self, summary: RunSummary) -> StoredRun:
         manifest = self.store.manifest()
-        return StoredRun(self.store.dir, manifest, summary, suite_text=self.plan.loaded.text)
+        text = self.store.redactor.text(self.plan.loaded.text)
+        return StoredRun(self.store.dir, manifest, summary, suite_text=text)
 
     def _track(self, summary: RunSummary) -> list[Any]:
         """Log to the suite's trackers: subscribers, whose failure only warns."""
@@ -250,6 +280,10 @@ class RunSession:
         trackers = open_trackers(settings, enabled=self.options.tracking, warn=warn)
         return trackers.log_run(self._stored(summary)) if trackers else []
 
+    def _note(self, text: str | None) -> None:
+        if text:
+            (self.options.notify or _warn)(text)
+
     def _info(self) -> RunOptionsInfo:
         o = self.options
         return RunOptionsInfo(
@@ -261,52 +295,19 @@ class RunSession:
         )
 
 
-def check_run_id(run_id: str) -> None:
-    """A run id names a folder inside the runs folder: no separators, no `..`, no surprises."""
-    if not _RUN_ID.match(run_id) or ".." in run_id:
-        raise SuiteError(
-            f"invalid run id {run_id[:80]!r}",
-            hint="use letters, digits, '.', '_' and '-' (at most 128, no '..' or slashes)",
-        )
+def _consent(plan: Plan, options: RunOptions) -> bool:
+    """User code runs only with consent: refuse naming the module, or say what is imported."""
+    from evalkit.plugins.user_code import consent, refusal
 
-
-def _resumed(suite: SuiteSource | None, options: RunOptions) -> tuple[Plan, RunStore]:
-    """An existing run and its plan, rebuilt from its manifest; the suite must be unchanged."""
-    from evalkit.plan import prepare
-
-    run_id = options.resume or ""
-    store = RunStore.open_existing(options.runs_dir, run_id)
-    previous = store.manifest()
-    plan = prepare(
-        suite if suite is not None else (previous.suite.path or ""),
-        limit=previous.options.limit,
-        variants=previous.options.variants,
-        models=previous.options.models,
-    )
-    if plan.loaded.hash != previous.suite.hash:
-        raise SuiteError(
-            f"the suite changed since run {run_id} started",
-            file=str(plan.loaded.path),
-            hint="resuming would mix two versions; start a new run without --resume",
-        )
-    return plan, store
-
-
-def _with_dataset(suite: SuiteSource, dataset: Any, base_dir: Path | None) -> Any:
-    """The suite with inline rows (a list of mappings or a pandas DataFrame) as its dataset."""
-    from evalkit.plan import _loaded
-    from evalkit.suite.loader import adopt_suite
-    from evalkit.suite.schema import DatasetConfig
-
-    if hasattr(dataset, "to_dict"):
-        dataset = dataset.to_dict(orient="records")
-    if not isinstance(dataset, list) or not all(isinstance(r, dict) for r in dataset):
-        raise SuiteError("dataset= takes a list of mappings or a pandas DataFrame")
-    loaded = _loaded(suite, base_dir)
-    rows = [{str(k): v for k, v in row.items()} for row in dataset]
-    id_field = loaded.suite.dataset.id_field if loaded.suite.dataset is not None else None
-    config = DatasetConfig(rows=rows, id_field=id_field)
-    return adopt_suite(loaded.suite.model_copy(update={"dataset": config}), loaded.base_dir)
+    codes = plan.user_code()
+    if not codes:
+        return False
+    reason = consent(options.allow_code)
+    if reason is None:
+        raise refusal(codes[0])
+    modules = ", ".join(dict.fromkeys(f"{c.module} ({c.kind} {c.target})" for c in codes))
+    (options.notify or _warn)(f"importing user code, allowed by {reason}: {modules}")
+    return True
 
 
 def _latest(previous: list[ResultRecord], new: Any) -> list[ResultRecord]:
@@ -317,12 +318,13 @@ def _latest(previous: list[ResultRecord], new: Any) -> list[ResultRecord]:
     return list(latest.values())
 
 
-def _cache(options: RunOptions) -> Any:
+def _cache(options: RunOptions, redactor: Any) -> Any:
     from evalkit.engine.cache import NullCache, ResponseCache
 
     if options.no_cache:
         return NullCache()
-    return ResponseCache(options.cache_path or options.runs_dir / "cache.sqlite")
+    path = options.cache_path or options.runs_dir / "cache.sqlite"
+    return ResponseCache(path, redactor=redactor)
 
 
 def _max_errors(plan: Plan) -> int | None:

@@ -26,7 +26,11 @@ from evalkit.errors import EXIT_INTERRUPTED
     help="Response cache file [default: <runs-dir>/cache.sqlite].",
 )
 @click.option("--limit", type=click.IntRange(min=1), help="Use only the first N examples.")
-@click.option("--concurrency", type=click.IntRange(min=1), help="Override the suite's concurrency.")
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1, max=1024),  # suite.limits.LIMITS.concurrency (not imported here)
+    help="Override the suite's concurrency (at most 1024).",
+)
 @click.option("--variant", "variants", multiple=True, help="Run only this prompt variant.")
 @click.option("--model", "models", multiple=True, help="Run only this model id.")
 @click.option(
@@ -46,6 +50,12 @@ from evalkit.errors import EXIT_INTERRUPTED
     " tracking.uri, else <runs-dir>/mlflow.db].",
 )
 @click.option("--no-tracking", is_flag=True, help="Do not log the run to MLflow.")
+@click.option(
+    "--allow-code",
+    is_flag=True,
+    help="Import the Python modules the suite names (custom metrics, function providers)"
+    " [or EVALKIT_ALLOW_CODE=1].",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @with_report_options
 @handle_errors
@@ -127,6 +137,7 @@ def _options(kwargs: dict[str, Any], err: Any) -> Any:
         tracking=not kwargs.get("no_tracking"),
         reports=reports,
         notify=lambda text: err.print(f"[yellow]warning:[/yellow] {escape(text)}", highlight=False),
+        allow_code=kwargs.get("allow_code", False),
     )
     if kwargs["runs_dir"] is not None:
         options.runs_dir = kwargs["runs_dir"]

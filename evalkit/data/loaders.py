@@ -13,21 +13,17 @@ Order of operations: read -> rename -> ids -> sample (seeded) -> limit. Sampling
 
 from __future__ import annotations
 
-import csv
-import json
-import math
 import random
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from evalkit.errors import MissingDependencyError, SuiteError
+from evalkit.data.readers import Row, read_file
+from evalkit.errors import SuiteError
 from evalkit.records import Example, stable_hash
-from evalkit.suite.loader import LoadedSuite, display_path
+from evalkit.suite.loader import LoadedSuite, checked_file, display_path, relative_to
 from evalkit.suite.schema import DatasetConfig
 
-Row = tuple[int, dict[str, Any]]  # (line or row number, row)
 _SUFFIX_FORMATS = {
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
@@ -64,7 +60,7 @@ def load_examples(
     else:
         path = _dataset_path(config, base_dir, suite_file, suite_line)
         source = Source(display_path(path), display_path(path))
-        rows = _read_file(path, _format(config, path, suite_file, suite_line))
+        rows = read_file(path, _format(config, path, suite_file, suite_line))
     if not rows:
         raise SuiteError(
             f"the dataset {source.name} has no rows",
@@ -102,8 +98,7 @@ def dataset_source(config: DatasetConfig, base_dir: Path) -> str:
     """How messages name the dataset: its path as shown to the user, or "inline rows"."""
     if config.path is None:
         return "inline rows"
-    path = Path(config.path).expanduser()
-    return display_path(path if path.is_absolute() else base_dir / path)
+    return display_path(relative_to(base_dir, config.path))
 
 
 def dataset_name(config: DatasetConfig) -> str:
@@ -120,16 +115,11 @@ def _dataset_path(
     config: DatasetConfig, base_dir: Path, suite_file: str | None, suite_line: int | None
 ) -> Path:
     assert config.path is not None  # the schema guarantees path xor rows
-    path = Path(config.path).expanduser()
-    path = path if path.is_absolute() else (base_dir / path)
-    if not path.is_file():
-        raise SuiteError(
-            f"dataset file not found: {config.path}",
-            file=suite_file,
-            line=suite_line,
-            hint=f"dataset paths are relative to the suite's folder ({display_path(base_dir)})",
-        )
-    return path
+    path = relative_to(base_dir, config.path)
+    hint = f"dataset paths are relative to the suite's folder ({display_path(base_dir)})"
+    return checked_file(
+        path, "dataset file", written=config.path, file=suite_file, line=suite_line, hint=hint
+    )
 
 
 def _format(
@@ -146,96 +136,6 @@ def _format(
             hint="set it: dataset: {path: ..., format: jsonl|csv|parquet}",
         )
     return fmt
-
-
-def _read_file(path: Path, fmt: str) -> list[Row]:
-    if fmt == "parquet":
-        return _read_parquet(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")  # -sig: spreadsheet exports add a BOM
-    except UnicodeDecodeError as exc:
-        raise SuiteError(
-            f"{path.name} is not UTF-8 text ({exc.reason})",
-            file=display_path(path),
-            hint="re-save the file as UTF-8",
-        ) from None
-    if fmt == "jsonl":
-        return list(_read_jsonl(text, display_path(path)))
-    return list(_read_csv(text, display_path(path), "\t" if fmt == "tsv" else ","))
-
-
-def _read_jsonl(text: str, file: str) -> Iterator[Row]:
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise SuiteError(
-                f"invalid JSON on line {number}: {exc.msg} (column {exc.colno})",
-                file=file,
-                line=number,
-                hint="each line of a .jsonl file must be one complete JSON object",
-            ) from None
-        if not isinstance(row, dict):
-            raise SuiteError(
-                f"line {number} is a JSON {type(row).__name__}, not an object",
-                file=file,
-                line=number,
-                hint='each line must be an object such as {"question": "...", "expected": "..."}',
-            )
-        yield number, row
-
-
-def _read_csv(text: str, file: str, delimiter: str) -> Iterator[Row]:
-    reader = csv.reader(text.splitlines(keepends=True), delimiter=delimiter)
-    header = next(reader, None)
-    if not header:
-        return
-    header = [name.strip() for name in header]
-    end = reader.line_num
-    for values in reader:
-        start, end = end + 1, reader.line_num
-        if not values:
-            continue  # blank line
-        if len(values) != len(header):
-            raise SuiteError(
-                f"line {start} has {len(values)} fields, the header has {len(header)}",
-                file=file,
-                line=start,
-                hint="quote values that contain the delimiter or line breaks",
-            )
-        yield start, dict(zip(header, values, strict=True))
-
-
-def _read_parquet(path: Path) -> list[Row]:
-    try:
-        import pandas as pd  # imported here: pandas costs ~0.3 s and most suites use jsonl
-
-        frame = pd.read_parquet(path)
-    except ImportError as exc:
-        raise MissingDependencyError(
-            f"reading parquet needs pandas and pyarrow ({exc})", hint="pip install pandas pyarrow"
-        ) from None
-    except Exception as exc:  # pyarrow raises several types for a damaged file
-        raise SuiteError(f"cannot read parquet file: {exc}", file=display_path(path)) from None
-    records = frame.to_dict(orient="records")
-    return [(i, {str(k): _native(v) for k, v in r.items()}) for i, r in enumerate(records, 1)]
-
-
-def _native(value: Any) -> Any:
-    """numpy/pandas values -> plain Python, so rows hash, render and serialise like JSON."""
-    if hasattr(value, "tolist"):  # numpy scalars and arrays
-        value = value.tolist()
-    elif hasattr(value, "isoformat"):  # pandas Timestamp, datetime, date
-        return value.isoformat()
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if isinstance(value, list):
-        return [_native(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _native(v) for k, v in value.items()}
-    return value
 
 
 # --- rename, ids, sampling --------------------------------------------------------------------

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from evalkit.records import Generation, Message, stable_hash
+from evalkit.results.redaction import Redactor
 
 _SCHEMA = "CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, value TEXT, created REAL)"
 
@@ -49,9 +50,16 @@ def cached_keys(path: Path, keys: Iterable[str]) -> set[str]:
 
 
 class ResponseCache:
-    def __init__(self, path: Path, *, flush_every: int = 256) -> None:
+    """Entries are written through `redactor`: a reply that repeats a known secret is cached
+    with *** in its place (a later hit returns that text; scores of the fresh call saw the
+    original)."""
+
+    def __init__(
+        self, path: Path, *, flush_every: int = 256, redactor: Redactor | None = None
+    ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self.redactor = redactor or Redactor.from_env()
         self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
@@ -74,6 +82,8 @@ class ResponseCache:
         if generation.error is not None:
             return
         value = json.dumps(generation.to_cache(), ensure_ascii=False)
+        if self.redactor.found(value):
+            value = json.dumps(self.redactor.strings(generation.to_cache()), ensure_ascii=False)
         self._pending.append((key, value, time.time()))
         if len(self._pending) >= self._flush_every:
             self.flush()

@@ -209,13 +209,13 @@ def _prompt_source(config: GraderConfig, kind: GraderType, base_dir: Path) -> st
     if config.prompt is None:
         source = kind.prompt_source()
     elif _is_file(config.prompt):
-        file = (base_dir / config.prompt).resolve()
-        if not file.is_file():
-            raise SuiteError(
-                f"judge prompt file not found: {config.prompt}",
-                hint=f"paths are relative to the suite's folder ({base_dir})",
-            )
-        source = file.read_text(encoding="utf-8")
+        from evalkit.suite.limits import LIMITS
+        from evalkit.suite.loader import checked_file, read_text, relative_to
+
+        file = relative_to(base_dir, config.prompt)
+        hint = f"paths are relative to the suite's folder ({base_dir})"
+        checked_file(file, "judge prompt file", written=config.prompt, hint=hint)
+        source = read_text(file, LIMITS.yaml_chars, what="the judge prompt file")
     else:
         source = config.prompt
     if "format_instructions" not in source:  # the answer format depends on the judge's mode

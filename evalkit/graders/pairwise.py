@@ -93,15 +93,13 @@ class PairwiseRunner:
             p for p in build_pairs(self.config, self.grader.name, records) if p.key not in done
         ]
         gate = asyncio.Semaphore(max(1, concurrency))
-        with open(path, "a", encoding="utf-8") as handle:
 
-            async def judge(pair: Pair) -> None:
-                async with gate:
-                    record = await self.judge_pair(pair)
-                handle.write(record.model_dump_json() + "\n")
-                handle.flush()  # like results.jsonl: an interrupted phase keeps what it did
+        async def judge(pair: Pair) -> None:
+            async with gate:
+                record = await self.judge_pair(pair)
+            store.append_doc(PAIRWISE_FILE, record)  # flushed: an interrupted phase keeps it
 
-            await asyncio.gather(*(judge(p) for p in pairs))
+        await asyncio.gather(*(judge(p) for p in pairs))
 
     async def judge_pair(self, pair: Pair) -> PairRecord:
         from evalkit.graders.hook import prompt_variables

@@ -12,10 +12,10 @@ exactly what was scored and how.
 
 from __future__ import annotations
 
-import importlib
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from evalkit.errors import SuiteError, did_you_mean
@@ -58,8 +58,11 @@ def metric_names() -> list[str]:
     return registry().names("metric")
 
 
-def get_metric(name: str) -> MetricDef:
-    """Look a metric up by registered name, or load a custom one given as `module:function`."""
+def get_metric(name: str, base_dir: Path | None = None) -> MetricDef:
+    """Look a metric up by registered name, or find a custom one given as `module:function`.
+
+    A custom metric is found statically (its module is not imported: evalkit.plugins.user_code);
+    it is imported when a run with consent (--allow-code) first needs it."""
     reg = registry()
     if reg.has("metric", name):
         found: MetricDef = reg.get("metric", name)
@@ -67,7 +70,7 @@ def get_metric(name: str) -> MetricDef:
             found.fn = resolve(found.fn)
         return found
     if ":" in name:
-        return _load_custom(name)
+        return _custom(name, base_dir or Path.cwd())
     raise SuiteError(
         f"unknown metric '{name}'",
         hint=did_you_mean(name, reg.names("metric"))
@@ -75,19 +78,17 @@ def get_metric(name: str) -> MetricDef:
     )
 
 
-def _load_custom(target: str) -> MetricDef:
-    module_name, _, attr = target.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-        fn = getattr(module, attr)
-    except (ImportError, AttributeError) as exc:
-        raise SuiteError(
-            f"cannot load custom metric '{target}': {exc}",
-            hint="the module must be importable (run evalkit from its folder or set PYTHONPATH)",
-        ) from None
-    params = list(inspect.signature(fn).parameters)
-    primary = params[1] if len(params) > 1 else None
-    return MetricDef(name=target, fn=fn, primary=primary)
+def _custom(target: str, base_dir: Path) -> MetricDef:
+    from evalkit.plugins.user_code import UserCode, UserFunction, find
+
+    code = UserCode(target, "custom metric", base_dir)
+    fn = UserFunction(code, find(code))
+    named = [
+        p.name
+        for p in inspect.signature(fn).parameters.values()
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    ]
+    return MetricDef(name=target, fn=fn, primary=named[1] if len(named) > 1 else None)
 
 
 def to_score(result: Score | bool | float | int | None, threshold: float | None = None) -> Score:

@@ -174,7 +174,7 @@ def bind_metrics(
 
 
 def _bind_one(config: MetricConfig, base_dir: Path) -> BoundMetric:
-    definition = get_metric(config.type)
+    definition = get_metric(config.type, base_dir)
     args = dict(config.args)
     if "_" in args:
         if definition.primary is None:
@@ -260,13 +260,11 @@ def _resolve_files(args: dict[str, Any], base_dir: Path) -> None:
     """A schema given as a file name is read relative to the suite, and must exist now."""
     schema = args.get("schema")
     if isinstance(schema, str) and schema.endswith(".json"):
-        path = (base_dir / schema).resolve()
-        if not path.is_file():
-            raise SuiteError(
-                f"schema file not found: {schema}",
-                hint=f"paths are relative to the suite's folder ({base_dir})",
-            )
-        args["schema"] = str(path)
+        from evalkit.suite.loader import checked_file, relative_to
+
+        path = relative_to(base_dir, schema)
+        hint = f"paths are relative to the suite's folder ({base_dir})"
+        args["schema"] = str(checked_file(path, "schema file", written=schema, hint=hint))
 
 
 def _templated(value: Any) -> bool:

@@ -20,6 +20,7 @@ from evalkit.errors import SuiteError
 from evalkit.metrics.base import ScoreContext, register_metric
 from evalkit.metrics.text import as_list, requires_output
 from evalkit.records import Score
+from evalkit.suite.limits import short
 
 _FENCE = re.compile(r"```[ \t]*(?:json|JSON|json5)?[ \t]*\r?\n(.*?)```", re.DOTALL)
 ANY_FENCE = re.compile(r"```[^\n`]*\r?\n(.*?)```", re.DOTALL)
@@ -103,20 +104,30 @@ def json_valid(ctx: ScoreContext, *, extract: bool = True) -> Score:
 def _validator_from_text(schema_text: str, where: str) -> Any:
     """Compile once per schema: a run validates tens of thousands of outputs against it."""
     import jsonschema
+    import referencing.jsonschema
 
     try:
         schema = json.loads(schema_text)
-    except ValueError as exc:
-        raise SuiteError(f"the JSON Schema {where} is not valid JSON: {exc}") from None
-    cls = jsonschema.validators.validator_for(schema)
+    except (ValueError, RecursionError) as exc:
+        raise SuiteError(f"the JSON Schema {where} is not valid JSON: {short(exc, 160)}") from None
     try:
+        cls = jsonschema.validators.validator_for(schema)
         cls.check_schema(schema)
+        # an empty registry: a $ref to a URL is refused, never fetched (validate stays offline)
+        registry = referencing.jsonschema.EMPTY_REGISTRY
+        validator = cls(schema, format_checker=cls.FORMAT_CHECKER, registry=registry)
+        validator.is_valid(None)  # resolves the root's $refs now, not on every output
     except jsonschema.SchemaError as exc:
         raise SuiteError(
-            f"invalid JSON Schema {where}: {exc.message}",
-            hint=f"at {exc.json_path}; see https://json-schema.org/understanding-json-schema",
+            f"invalid JSON Schema {where}: {short(exc.message, 200)}",
+            hint=f"at {short(exc.json_path, 120)}; see https://json-schema.org/understanding-json-schema",
         ) from None
-    return cls(schema, format_checker=cls.FORMAT_CHECKER)
+    except Exception as exc:  # a deep, self-referencing or unresolvable schema: one message
+        raise SuiteError(
+            f"the JSON Schema {where} cannot be used: {type(exc).__name__}: {short(exc, 160)}",
+            hint="a schema is a JSON object whose $refs point inside it (URLs are not fetched)",
+        ) from None
+    return validator
 
 
 @functools.lru_cache(maxsize=64)
@@ -124,9 +135,10 @@ def _validator_from_file(path: str) -> Any:
     file = Path(path)
     try:
         text = file.read_text(encoding="utf-8")
-    except OSError as exc:
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in a rendered path, bad UTF-8
         raise SuiteError(
-            f"cannot read JSON Schema file '{path}': {exc.strerror or exc}",
+            f"cannot read JSON Schema file '{short(path, 160)}':"
+            f" {short(getattr(exc, 'strerror', None) or exc, 160)}",
             hint="a relative schema path is resolved against the suite's folder",
         ) from None
     return _validator_from_text(text, f"in {path}")

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from evalkit.data.loaders import dataset_digest, dataset_name, dataset_source, load_dataset
 from evalkit.errors import SuiteError
@@ -31,6 +32,10 @@ from evalkit.results.schema import (
 )
 from evalkit.suite.loader import LoadedSuite, load_suite
 from evalkit.suite.schema import Suite
+
+if TYPE_CHECKING:
+    from evalkit.plugins.user_code import UserCode
+    from evalkit.results.redaction import Redactor
 
 SuiteSource = str | Path | Suite | LoadedSuite
 
@@ -74,6 +79,53 @@ class Plan:
                         if item.key not in skip:
                             yield item
 
+    def user_code(self) -> list[UserCode]:
+        """The modules a run would import: custom metrics and function providers."""
+        from dataclasses import replace
+
+        from evalkit.plugins.user_code import UserFunction
+
+        found = function_providers(self.loaded)
+        located = [(m, self.loaded.line_of(("metrics", i))) for i, m in enumerate(self.metrics)]
+        for metric, line in [*located, *((m, None) for m in self.row_metrics)]:
+            fn = metric.definition.fn  # rows' own assertions may name custom metrics too
+            if isinstance(fn, UserFunction):
+                if fn.code.file is None:
+                    fn.code = replace(fn.code, file=self.loaded.file, line=line)
+                found.append(fn.code)
+        return found
+
+    def load_user_code(self) -> None:
+        """Import the custom metrics now (with consent), so a broken one fails before the run."""
+        from evalkit.plugins.user_code import UserFunction
+
+        for metric in [*self.metrics, *self.row_metrics]:
+            if isinstance(metric.definition.fn, UserFunction):
+                metric.definition.fn.load()
+
+    def redactor(self) -> Redactor:
+        """The run's secrets: credential-like env values and every variable an `*_env` option
+        or metric argument names (api_key_env), whatever its name."""
+        from evalkit.results.redaction import Redactor, secret_env_names
+
+        suite = self.suite
+        sections = [m.options for m in [*suite.models, *suite.judges]]
+        sections += [m.args for m in suite.metrics]
+        return Redactor.from_env(names=secret_env_names(sections))
+
+    def render_all(self) -> None:
+        """Render every prompt of the run once, before its folder exists.
+
+        `prepare` checks each row shape (fast, for validate); a run renders every item anyway,
+        and a value that breaks a template on row 9,000 must fail before the first call."""
+        for example in self.examples:
+            for name in self.variant_names:
+                try:
+                    self.variants[name].render(example)
+                except SuiteError as exc:
+                    exc.message = f"prompt '{name}': {exc.message}"
+                    raise
+
     def dataset_info(self) -> DatasetInfo:
         dataset = self.suite.dataset
         return DatasetInfo(
@@ -113,6 +165,7 @@ def prepare(
     for group in groups:
         check_variables(compiled, group.examples, source=group.source)
     check_providers(loaded)
+    check_function_providers(loaded)
     metrics = bind_metrics(
         list(loaded.suite.metrics), loaded.base_dir, file=loaded.file, locate=loaded.line_of
     )
@@ -184,6 +237,30 @@ def check_providers(loaded: LoadedSuite) -> None:
             raise error
 
 
+def function_providers(loaded: LoadedSuite) -> list[UserCode]:
+    """The functions that `provider: function` models name (options.function, or model)."""
+    from evalkit.plugins.user_code import UserCode
+
+    found = []
+    entries = [("models", i, m) for i, m in enumerate(loaded.suite.models)]
+    entries += [("judges", i, m) for i, m in enumerate(loaded.suite.judges)]
+    for section, index, model in entries:
+        target = model.options.get("function") or model.model
+        if model.provider == "function" and isinstance(target, str) and ":" in target:
+            key = ("options", "function") if model.options.get("function") else ("model",)
+            line = loaded.line_of((section, index, *key))
+            found.append(UserCode(target, "function provider", loaded.base_dir, loaded.file, line))
+    return found
+
+
+def check_function_providers(loaded: LoadedSuite) -> None:
+    """Each function a model names exists, checked in its file without importing it."""
+    from evalkit.plugins.user_code import find
+
+    for code in function_providers(loaded):
+        find(code)
+
+
 def check_reporters(loaded: LoadedSuite) -> None:
     """Every report names a registered reporter (a typo fails before the run, not after)."""
     from evalkit.plugins.registry import registry
@@ -201,7 +278,7 @@ def check_metric_templates(loaded: LoadedSuite, examples: list[Example], source:
 
     for index, config in enumerate(loaded.suite.metrics):
         variables, try_render = metric_templates(config, loaded.file)
-        if variables:
+        if try_render is not None:  # a sandbox violation is an error here, not unscored later
             label = f"metric '{config.display_name}'"
             try:
                 check_template_variables(label, variables, try_render, examples, source=source)

@@ -286,7 +286,7 @@ class _Binder:
         if key not in self.templates:
             self.templates[key] = metric_templates(self.config(entry), entry.file)
         variables, try_render = self.templates[key]
-        if not variables:
+        if try_render is None:  # no template; with one, a sandbox violation fails here
             return
         label = f"metric '{self.config(entry).display_name}'"
         try:
@@ -350,13 +350,16 @@ class _Binder:
 
 
 def metric_templates(config: MetricConfig, file: str) -> tuple[set[str], Any]:
-    """The columns a metric's templated arguments read, and a function that renders them."""
+    """The columns a metric's templated arguments read, and a function that renders them
+    (None when no argument is a template)."""
     from evalkit.prompts.render import compile_template, render, template_variables
 
     sources = [v for v in _strings(config.args) if "{{" in v or "{%" in v]
+    if not sources:
+        return set(), None
     origin = f"metric {config.display_name}"
     templates = [compile_template(s, origin) for s in sources]
-    variables = set().union(*(template_variables(s) for s in sources)) if sources else set()
+    variables = set().union(*(template_variables(s) for s in sources))
 
     def try_render(example: Example) -> None:
         for template in templates:
@@ -365,9 +368,9 @@ def metric_templates(config: MetricConfig, file: str) -> tuple[set[str], Any]:
     return variables, try_render
 
 
-def _strings(args: dict[str, Any]) -> list[str]:
-    found: list[str] = []
-    for value in args.values():
-        items = value if isinstance(value, list) else [value]
-        found.extend(v for v in items if isinstance(v, str))
-    return found
+def _strings(value: Any) -> list[str]:
+    """Every string inside a metric's arguments (mappings and lists included)."""
+    if isinstance(value, str):
+        return [value]
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else []
+    return [text for item in items for text in _strings(item)]

@@ -25,9 +25,8 @@ def build_manifest(plan: Plan, run_id: str, options: RunOptionsInfo) -> RunManif
 
     from evalkit import __version__
     from evalkit.graders.summary import grader_manifest
-    from evalkit.results.redaction import Redactor
 
-    suite, redactor = plan.suite, Redactor.from_env()
+    suite, redactor = plan.suite, plan.redactor()
     return RunManifest(
         run_id=run_id,
         created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

@@ -1,8 +1,10 @@
 """Sandboxed Jinja2 rendering of prompt templates.
 
 One shared environment: sandboxed (suites are shared and reviewed like code, but a template
-must not reach Python internals), StrictUndefined (a missing column is an error, never an empty
-string in a prompt), no autoescaping (prompts are not HTML).
+must not reach Python internals, nor ask for a billion of anything at once: `'x' * 10**9`,
+`|center(10**9)`, `10 ** 10**6` and format widths of 7 digits are SecurityErrors),
+StrictUndefined (a missing column is an error, never an empty string in a prompt), no
+autoescaping (prompts are not HTML).
 
 Filters beyond Jinja's built-ins: `tojson` (plain JSON, not HTML-escaped like Jinja's),
 `bullets` and `numbered` (a list as "- a" lines or "1. a" lines), `regex_escape` (a value
@@ -14,6 +16,7 @@ matched literally inside a templated pattern: `regex: "^{{ answer | regex_escape
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable
@@ -21,7 +24,8 @@ from typing import Any
 
 from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError, UndefinedError
 from jinja2 import meta as jinja_meta
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2.filters import FILTERS
+from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
 from evalkit.errors import SuiteError
 
@@ -44,8 +48,78 @@ def _regex_escape(value: Any) -> str:
     return re.escape(str(value))
 
 
+# What a template may ask for at once: `'x' * 10**9`, `'x'|center(10**9)`, `10**10**10` or a
+# format width of a billion would exhaust memory or CPU while a suite is validated.
+_MAX_SIZE = 1_000_000
+_MAX_EXPONENT = 10_000
+_WIDTH = re.compile(r"%[-+ #0*]*\d{7,}|\{[^{}]*:[^{}]*\d{7,}")  # printf and str.format widths
+_SIZED_METHODS = {"center", "ljust", "rjust", "zfill", "expandtabs"}
+_SIZED_FILTERS = ("center", "indent", "slice")
+
+
+def _too_big(what: str) -> SecurityError:
+    return SecurityError(f"the template asks for {what} (more than {_MAX_SIZE:,})")
+
+
+def _check_size(args: Iterable[Any], what: str, limit: int = _MAX_SIZE) -> None:
+    for arg in args:
+        if isinstance(arg, int) and not isinstance(arg, bool) and abs(arg) > limit:
+            raise SecurityError(f"the template asks for {what}({arg:,}) (more than {limit:,})")
+
+
+def _check_width(text: Any) -> None:
+    if isinstance(text, str) and _WIDTH.search(text):
+        raise _too_big("a format width")
+
+
+class _Sandbox(SandboxedEnvironment):
+    """Jinja's sandbox, with the sizes a template can ask for bounded."""
+
+    intercepted_binops = frozenset({"*", "**", "%"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "*":
+            for seq, n in ((left, right), (right, left)):
+                sized = isinstance(seq, str | list | tuple) and isinstance(n, int)
+                if sized and len(seq) * n > _MAX_SIZE:
+                    raise _too_big(f"{len(seq):,} x {n:,} items")
+        elif operator == "**" and isinstance(right, int | float) and right > _MAX_EXPONENT:
+            if isinstance(left, int | float) and abs(left) > 1:
+                raise _too_big(f"a power of {right:,}")
+        elif operator == "%":
+            _check_width(left)
+        return super().call_binop(context, operator, left, right)
+
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        name = getattr(__obj, "__name__", "")
+        if name in _SIZED_METHODS:
+            _check_size([*args, *kwargs.values()], name)
+        elif name == "generate_lorem_ipsum":  # lipsum(n): n paragraphs of up to `max` words
+            _check_size([*args, *kwargs.values()], "lipsum", limit=1000)
+        return super().call(__context, __obj, *args, **kwargs)
+
+    def wrap_str_format(self, value: Any) -> Any:
+        if getattr(value, "__name__", "") in ("format", "format_map"):
+            _check_width(getattr(value, "__self__", None))  # '{:>999999999}'.format(x)
+        return super().wrap_str_format(value)
+
+
+def _sized(name: str, fn: Any) -> Any:
+    @functools.wraps(fn)  # keeps Jinja's pass_environment marker
+    def bounded(*args: Any, **kwargs: Any) -> Any:
+        _check_size([*args[1:], *kwargs.values()], name)
+        return fn(*args, **kwargs)
+
+    return bounded
+
+
+def _format(value: Any, *args: Any, **kwargs: Any) -> str:
+    _check_width(value)
+    return str(FILTERS["format"](value, *args, **kwargs))
+
+
 def _make_environment() -> SandboxedEnvironment:
-    env = SandboxedEnvironment(
+    env = _Sandbox(
         undefined=StrictUndefined,
         autoescape=False,
         keep_trailing_newline=False,
@@ -53,6 +127,8 @@ def _make_environment() -> SandboxedEnvironment:
     env.filters.update(
         tojson=_tojson, bullets=_bullets, numbered=_numbered, regex_escape=_regex_escape
     )
+    env.filters.update({name: _sized(name, env.filters[name]) for name in _SIZED_FILTERS})
+    env.filters["format"] = _format
     env.policies["json.dumps_kwargs"] = {"ensure_ascii": False, "sort_keys": False}
     return env
 

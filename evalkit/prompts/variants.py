@@ -40,7 +40,8 @@ from jinja2 import Template
 
 from evalkit.errors import SuiteError
 from evalkit.records import Example, Message, stable_hash
-from evalkit.suite.loader import LoadedSuite, display_path
+from evalkit.suite.limits import LIMITS
+from evalkit.suite.loader import LoadedSuite, checked_file, display_path, read_text, relative_to
 from evalkit.suite.schema import PromptVariant, Suite
 from evalkit.suite.validation import validate_model
 from evalkit.suite.yaml_lines import parse_yaml, text_line
@@ -82,13 +83,17 @@ class CompiledVariant:
 
 
 def _rendered(message: CompiledMessage, example: Example) -> Message:
-    content = render(
-        message.template,
-        example.row,
-        example_id=example.id,
-        origin=message.origin,
-        line=example.line,
-    )
+    try:
+        content = render(
+            message.template,
+            example.row,
+            example_id=example.id,
+            origin=message.origin,
+            line=example.line,
+        )
+    except SuiteError as exc:
+        exc.line = exc.line or message.line  # where the template is written
+        raise
     out: Message = {"role": message.role, "content": content}
     if message.name is not None:
         out["name"] = message.name
@@ -186,18 +191,11 @@ def _file_prompts(
     relpath: str, base_dir: Path, suite_file: str, suite_line: int | None
 ) -> list[list[CompiledMessage]]:
     """The prompts of a file: one, or several from a `.txt` file with `---` lines between."""
-    path = Path(relpath).expanduser()
-    path = path if path.is_absolute() else base_dir / path
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (FileNotFoundError, IsADirectoryError):
-        raise SuiteError(
-            f"prompt file not found: {relpath}",
-            file=suite_file,
-            line=suite_line,
-            hint=f"prompt paths are relative to the suite's folder ({display_path(base_dir)})",
-        ) from None
+    path = relative_to(base_dir, relpath)
+    hint = f"prompt paths are relative to the suite's folder ({display_path(base_dir)})"
+    checked_file(path, "prompt file", written=relpath, file=suite_file, line=suite_line, hint=hint)
     file = display_path(path)
+    text = read_text(path, LIMITS.yaml_chars, file=file, what="the prompt file")
     if path.suffix.lower() in (".yaml", ".yml"):
         return [_yaml_messages(text, file)]
     if path.suffix.lower() != ".txt" or not _SEPARATOR.search(text):
@@ -299,16 +297,30 @@ def check_template_variables(
     *,
     source: str | None = None,
 ) -> None:
-    """Check one set of templates (a variant, a metric's arguments) against every row."""
+    """Check one set of templates (a variant, a metric's arguments) against every row.
+
+    A row that lacks a variable is rendered (a template may guard it: `{% if x is defined %}`);
+    so is the first row of every shape (the types of the values the templates read), because a
+    value can break a template too (a number added to a string) and the sandbox refuses unsafe
+    attributes whatever the row. Set inclusion and shapes keep this fast for large datasets."""
     needed = frozenset(variables)
+    names = sorted(needed)
+    shapes: set[tuple[str, ...]] = set()
     for example in examples:
-        if example.row.keys() >= needed:
-            continue
+        row = example.row
+        if row.keys() >= needed:
+            shape = tuple(type(row[name]).__name__ for name in names)
+            if shape in shapes:
+                continue
+            shapes.add(shape)
         try:
             try_render(example)
-        except SuiteError:
-            missing = sorted(needed - example.row.keys())
-            raise _missing_error(label, missing[0], example, source) from None
+        except SuiteError as exc:
+            missing = sorted(needed - row.keys())
+            if missing:
+                raise _missing_error(label, missing[0], example, source) from None
+            exc.message = f"{label}: {exc.message}"
+            raise
 
 
 def _missing_error(label: str, name: str, example: Example, source: str | None) -> SuiteError:

@@ -18,9 +18,7 @@ works without installing it.
 from __future__ import annotations
 
 import asyncio
-import importlib
 import inspect
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -102,21 +100,9 @@ def load_function(target: str, base_dir: Path) -> Callable[..., Any]:
             f"function '{target}' is not in the form 'module:callable'",
             hint="e.g. function: my_app.answer:respond",
         )
-    folder = str(base_dir.resolve())
-    if folder not in sys.path:  # a module beside the suite file is found without installing it
-        sys.path.insert(0, folder)
-    try:
-        obj: Any = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        missing = exc.name or module_name
-        if module_name == missing or module_name.startswith(f"{missing}."):
-            raise SuiteError(f"cannot import module '{module_name}'", hint=IMPORT_HINT) from exc
-        raise SuiteError(
-            f"importing '{module_name}' failed: it needs the missing module '{missing}'",
-            hint="install it in the environment that runs evalkit",
-        ) from exc
-    except Exception as exc:  # a SyntaxError or an error at import time in the user's module
-        raise SuiteError(f"importing '{module_name}' failed: {type(exc).__name__}: {exc}") from exc
+    from evalkit.plugins.user_code import UserCode, import_module  # imports only with consent
+
+    obj: Any = import_module(UserCode(target, "function provider", base_dir), hint=IMPORT_HINT)
     for part in attr.split("."):
         if not hasattr(obj, part):
             names = [n for n in dir(obj) if not n.startswith("_")]

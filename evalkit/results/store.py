@@ -6,8 +6,13 @@
                  crash or Ctrl-C loses nothing; a resumed run appends, and the last record of a
                  key wins (an item that failed can be retried)
 - summary.json   RunSummary, written at the end (also when a run is interrupted)
+- run.lock       while a process writes the run: its pid and host (a second writer is refused)
 
-This module and results/schema.py are the only code that touches these files' bytes.
+Crash safety: a line is written and flushed in one call, so a kill leaves at most a torn last
+line; before a resumed run appends, `repair_tail` cuts the file back to its last newline and
+keeps the fragment beside it (results.jsonl.torn-<time>), so the next record starts on a line
+of its own. This module and results/schema.py are the only code that touches these files'
+bytes.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from typing import IO, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from evalkit.errors import SuiteError
+from evalkit.results.redaction import Redactor
+from evalkit.results.runlock import RunLock, repair_tail
 from evalkit.results.schema import (
     ResultRecord,
     RunManifest,
@@ -35,6 +42,7 @@ RESULTS = "results.jsonl"
 SUMMARY = "summary.json"
 MANIFEST = "run.json"
 SUITE_COPY = "suite.yaml"
+LOCK = "run.lock"
 D = TypeVar("D", bound=BaseModel)
 
 
@@ -64,15 +72,22 @@ def default_runs_dir() -> Path:
 
 
 class RunStore:
-    def __init__(self, runs_dir: Path, run_id: str) -> None:
+    """One run folder. Everything written goes through `redactor` (records, documents, the
+    suite copy): a known secret never reaches the disk, so neither reports nor trackers."""
+
+    def __init__(self, runs_dir: Path, run_id: str, redactor: Redactor | None = None) -> None:
         self.run_id = run_id
         self.runs_dir = runs_dir
         self.dir = runs_dir / run_id
-        self._results: IO[str] | None = None
+        self.redactor = redactor or Redactor.from_env()
+        self._handles: dict[str, IO[str]] = {}
+        self._lock: RunLock | None = None
 
     @classmethod
-    def open_existing(cls, runs_dir: Path, run_id: str) -> RunStore:
-        store = cls(runs_dir, run_id)
+    def open_existing(
+        cls, runs_dir: Path, run_id: str, redactor: Redactor | None = None
+    ) -> RunStore:
+        store = cls(runs_dir, run_id, redactor)
         if not (store.dir / MANIFEST).is_file():
             known = ", ".join(sorted(p.name for p in runs_dir.glob("*/") if p.is_dir())[-5:])
             raise SuiteError(
@@ -81,24 +96,83 @@ class RunStore:
             )
         return store
 
-    def create(self, manifest: RunManifest, suite_text: str) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True)
+    def create(self, manifest: RunManifest, suite_text: str) -> str | None:
+        """Make the run folder (never an existing one), lock it, and write run.json."""
+        self.dir.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.dir.mkdir()
+        except FileExistsError:
+            raise self.exists_error() from None
+        note = self.lock()
         self.write_doc(MANIFEST, manifest)
-        (self.dir / SUITE_COPY).write_text(suite_text, encoding="utf-8")
+        (self.dir / SUITE_COPY).write_text(self.redactor.text(suite_text), encoding="utf-8")
+        return note
+
+    def exists_error(self) -> SuiteError:
+        return SuiteError(
+            f"run '{self.run_id}' already exists in {self.runs_dir}/",
+            hint=f"finish it with: evalkit run --resume {self.run_id}; or choose another --run-id",
+        )
+
+    def discard(self) -> None:
+        """Remove a run folder this process made that holds no result (nothing half made)."""
+        import shutil
+
+        self.close()
+        self.unlock()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def has_results(self) -> bool:
+        path = self.dir / RESULTS
+        return path.exists() and path.stat().st_size > 0
+
+    # --- the writer's lock and crash repair -------------------------------------------------
+
+    def lock(self) -> str | None:
+        """Become the run's only writer; a note when a dead writer's lock was taken over."""
+        if self._lock is None:
+            lock = RunLock(self.dir / LOCK, self.run_id)
+            note = lock.acquire()
+            self._lock = lock
+            return note
+        return None
+
+    def unlock(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def repair(self) -> list[str]:
+        """Cut torn last lines (a kill mid-write) before appending; notes for the user."""
+        notes = []
+        for name in (RESULTS, "pairwise.jsonl"):
+            kept = repair_tail(self.dir / name)
+            if kept is not None:
+                notes.append(
+                    f"{name} ended in a torn line (a crash mid-write); it was cut off"
+                    f" and kept in {kept.name}"
+                )
+        return notes
 
     # --- results.jsonl ----------------------------------------------------------------------
 
     def append(self, record: ResultRecord) -> None:
         """Write one result line and hand it to the OS at once (flush), so Ctrl-C keeps it."""
-        if self._results is None:
-            self._results = open(self.dir / RESULTS, "a", encoding="utf-8")  # noqa: SIM115
-        self._results.write(record.model_dump_json() + "\n")
-        self._results.flush()
+        self.append_doc(RESULTS, record)
+
+    def append_doc(self, name: str, doc: BaseModel) -> None:
+        """One JSON line appended to `name` (results.jsonl, pairwise.jsonl), in one write."""
+        handle = self._handles.get(name)
+        if handle is None:
+            repair_tail(self.dir / name)  # a torn last line must not swallow this one
+            handle = self._handles[name] = open(self.dir / name, "a", encoding="utf-8")  # noqa: SIM115
+        handle.write(self.redactor.json_line(doc) + "\n")
+        handle.flush()
 
     def close(self) -> None:
-        if self._results is not None:
-            self._results.close()
-            self._results = None
+        for handle in self._handles.values():
+            handle.close()
+        self._handles.clear()
 
     def iter_records(self) -> Iterator[ResultRecord]:
         """Every line as written; a torn last line (killed mid-write) is skipped."""
@@ -126,7 +200,7 @@ class RunStore:
     def write_doc(self, name: str, doc: BaseModel) -> None:
         """Write a document atomically (a reader never sees half a file)."""
         tmp = self.dir / f".{name}.tmp"
-        tmp.write_text(doc.model_dump_json(indent=2), "utf-8")
+        tmp.write_text(self.redactor.doc(doc).model_dump_json(indent=2), "utf-8")
         tmp.replace(self.dir / name)
 
     def read_doc(self, name: str, model: type[D]) -> D:

@@ -33,6 +33,8 @@ from pydantic import (
     model_validator,
 )
 
+from evalkit.suite.limits import Count, Finite
+
 # mean | pass_rate | pNN (percentile, e.g. p95 or p99.9) | pass@k | pass^k
 STAT_PATTERN = r"^(mean|pass_rate|p\d{1,2}(\.\d+)?|pass@\d+|pass\^\d+)$"
 _K = re.compile(r"^pass[@^](\d+)$")
@@ -54,12 +56,12 @@ class ThresholdGate(_Gate):
     type: Literal["threshold"] = "threshold"
     metric: str
     stat: str = Field(default="mean", description="mean, pass_rate, p95 (any pNN), pass@k, pass^k")
-    min: float | None = None
-    max: float | None = None
+    min: Finite | None = None
+    max: Finite | None = None
     bound: Bound = Field(
         default="point", description="point: the estimate must clear; ci: its 95% bound must"
     )
-    confidence: float = Field(default=0.95, gt=0, lt=1)
+    confidence: Finite = Field(default=0.95, gt=0, lt=1)
 
     @field_validator("stat")
     @classmethod
@@ -90,26 +92,26 @@ class ErrorRateGate(_Gate):
     """At most this share of items may fail (provider errors), per cell."""
 
     type: Literal["error_rate"] = "error_rate"
-    max_error_rate: float = Field(ge=0, le=1)
+    max_error_rate: Finite = Field(ge=0, le=1)
     bound: Bound = "point"
-    confidence: float = Field(default=0.95, gt=0, lt=1)
+    confidence: Finite = Field(default=0.95, gt=0, lt=1)
 
 
 class UnscoredRateGate(_Gate):
     """At most this share of answered items may be unscored (e.g. a judge reply not parsed)."""
 
     type: Literal["unscored_rate"] = "unscored_rate"
-    max_unscored_rate: float = Field(ge=0, le=1)
+    max_unscored_rate: Finite = Field(ge=0, le=1)
     metric: str | None = Field(default=None, description="one metric; default: any metric")
     bound: Bound = "point"
-    confidence: float = Field(default=0.95, gt=0, lt=1)
+    confidence: Finite = Field(default=0.95, gt=0, lt=1)
 
 
 class CostGate(_Gate):
     """The total cost ($) of the run, or of the matching cells, must stay under `max_cost`."""
 
     type: Literal["cost"] = "cost"
-    max_cost: float = Field(ge=0)
+    max_cost: Finite = Field(ge=0)
 
 
 class FlakyGate(_Gate):
@@ -117,7 +119,7 @@ class FlakyGate(_Gate):
 
     type: Literal["flaky"] = "flaky"
     metric: str
-    max_flaky: int = Field(ge=0)
+    max_flaky: Count = Field(ge=0)
 
 
 class RegressionGate(_Gate):
@@ -134,8 +136,8 @@ class RegressionGate(_Gate):
     stat: Literal["mean", "pass_rate"] | None = Field(
         default=None, description="default: pass_rate for pass/fail metrics, else mean"
     )
-    max_drop: float = Field(default=0.0, ge=0, description="tolerated drop, in metric units")
-    alpha: float = Field(default=0.05, gt=0, lt=0.5)
+    max_drop: Finite = Field(default=0.0, ge=0, description="tolerated drop, in metric units")
+    alpha: Finite = Field(default=0.05, gt=0, lt=0.5)
     baseline_variant: str | None = Field(default=None, description="default: the same variant")
     baseline_model: str | None = Field(default=None, description="default: the same model")
     on_mismatch: Literal["warn", "fail"] = Field(
@@ -144,8 +146,8 @@ class RegressionGate(_Gate):
     if_missing: Literal["fail", "skip"] = Field(
         default="fail", description="when the baseline does not exist (e.g. the first CI run)"
     )
-    n_resamples: int = Field(default=5000, ge=100)
-    seed: int = 0
+    n_resamples: Count = Field(default=5000, ge=100, le=1_000_000)
+    seed: Count = 0
 
     @model_validator(mode="before")
     @classmethod

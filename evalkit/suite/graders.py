@@ -14,7 +14,7 @@
 
 Built-in types are configured here; behaviour (levels, prompts) lives in evalkit/graders/. A
 plugin's grader type subclasses ItemGraderConfig (or GraderConfig) with its own `type` literal
-and registers a GraderType (evalkit/graders/types.py). This module imports pydantic only.
+and registers a GraderType (evalkit/graders/types.py). It imports pydantic and suite.limits.
 """
 
 from __future__ import annotations
@@ -23,9 +23,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from evalkit.suite.limits import Count, Finite
+
 Mode = Literal["auto", "json_schema", "labels", "text"]
 Aggregate = Literal["majority", "mean"]
-Scale = Literal["pass_fail"] | list[int] | dict[int, str]
+Scale = Literal["pass_fail"] | list[Count] | dict[int, str]
 MAX_LEVELS = 11  # 0..10 is the widest scale a judge rates reliably
 
 FACTUALITY_SCORES: dict[str, float] = {
@@ -48,7 +50,7 @@ class GraderConfig(BaseModel):
     name: str | None = Field(default=None, description="the score's name (default: the type)")
     judge: str | None = Field(default=None, description="the judge's model id")
     judges: list[str] = Field(default_factory=list, description="several judges, aggregated")
-    samples: int = Field(default=1, ge=1, le=20, description="judge calls per judge and item")
+    samples: Count = Field(default=1, ge=1, le=20, description="judge calls per judge and item")
     aggregate: Aggregate | None = Field(
         default=None, description="majority or mean over samples and judges"
     )
@@ -91,7 +93,7 @@ class ItemGraderConfig(GraderConfig):
         default="always",
         description="passed: judge only items whose metrics all passed (or these metrics)",
     )
-    threshold: float | None = Field(default=None, description="score >= threshold passes")
+    threshold: Finite | None = Field(default=None, description="score >= threshold passes")
     weighted: bool = Field(
         default=False,
         description="use the probability-weighted score (G-Eval) as the value where available",
@@ -142,10 +144,10 @@ class FactualityGrader(ItemGraderConfig):
 
     type: Literal["factuality"]
     reference: str | None = "{{ reference }}"
-    choice_scores: dict[str, float] = Field(
+    choice_scores: dict[str, Finite] = Field(
         default_factory=dict, description="override the score of a choice, e.g. {subset: 0.5}"
     )
-    threshold: float | None = 0.4  # by default every choice but "contradicts" passes
+    threshold: Finite | None = 0.4  # by default every choice but "contradicts" passes
 
     @field_validator("choice_scores")
     @classmethod

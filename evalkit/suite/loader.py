@@ -11,6 +11,8 @@ literal secrets are refused there, because options end up in cache keys and run 
 
 from __future__ import annotations
 
+import contextlib
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +23,7 @@ import yaml
 from evalkit.errors import SuiteError
 from evalkit.records import stable_hash
 from evalkit.suite.interpolation import check_secrets, interpolate_env
+from evalkit.suite.limits import LIMITS, short
 from evalkit.suite.schema import Suite
 from evalkit.suite.validation import validate_model
 from evalkit.suite.yaml_lines import LineMap, Loc, line_of, parse_yaml, text_line
@@ -119,30 +122,107 @@ def _typed_graders(data: dict[str, Any], lines: LineMap, file: str) -> dict[str,
 
 def resolve_path(loaded: LoadedSuite, relpath: str | Path) -> Path:
     """A path written in the suite, relative to the suite's folder (absolute paths kept)."""
-    path = Path(relpath).expanduser()
-    return path if path.is_absolute() else (loaded.base_dir / path).resolve()
+    path = relative_to(loaded.base_dir, relpath)
+    try:
+        return path.resolve()
+    except (OSError, ValueError, RuntimeError):
+        return path  # checked_file reports it, with the suite's line
+
+
+def relative_to(base_dir: Path, relpath: str | Path) -> Path:
+    """`relpath` under `base_dir` unless absolute; `~` expands (an unknown ~user stays)."""
+    path = Path(relpath)
+    with contextlib.suppress(RuntimeError):  # "~nobody/x": the file check reports it
+        path = path.expanduser()
+    return path if path.is_absolute() else base_dir / path
+
+
+def checked_file(
+    path: Path,
+    what: str,
+    *,
+    written: str | Path | None = None,
+    file: str | None = None,
+    line: int | None = None,
+    hint: str = "",
+) -> Path:
+    """`path` when it is a regular file; otherwise one SuiteError, whatever is wrong with it.
+
+    A name with a NUL, a name too long for the file system, a folder, a device or a broken
+    link all become "<what> not found: <path as written>" or "<what> cannot be read: ..." at
+    the suite's line, never an OSError."""
+    problem = _file_problem(path, written if written is not None else path)
+    if problem is not None:
+        raise SuiteError(f"{what} {problem}", file=file, line=line, hint=hint or None)
+    return path
+
+
+def _file_problem(path: Path, written: str | Path) -> str | None:
+    shown = short(written, 160)
+    try:
+        info = path.stat()
+    except ValueError:  # "embedded null byte"
+        return f"has an invalid name (a NUL character): {short(repr(str(written)), 160)}"
+    except FileNotFoundError:
+        return f"not found: {shown}"
+    except OSError as exc:
+        return f"cannot be read: {shown} ({exc.strerror or type(exc).__name__})"
+    if stat.S_ISDIR(info.st_mode):
+        return f"is a folder, not a file: {shown}"
+    if not stat.S_ISREG(info.st_mode):
+        return f"is not a regular file: {shown}"
+    return None
+
+
+def read_text(path: Path, limit: int, *, file: str | None = None, what: str = "file") -> str:
+    """A UTF-8 text file (a BOM is dropped) of at most `limit` bytes, or one SuiteError."""
+    where = file or display_path(path)
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(limit + 1)
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or type(exc).__name__
+        raise SuiteError(f"cannot read {what} {short(path)}: {reason}", file=where) from None
+    if len(data) > limit:
+        raise SuiteError(
+            f"{what} {short(path)} is larger than {limit:,} bytes",
+            file=where,
+            hint="put large data in a dataset file (jsonl, csv, parquet)",
+        )
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise SuiteError(
+            f"{what} is not UTF-8 text ({exc.reason} at byte {exc.start})",
+            file=where,
+            line=line,
+            hint="re-save the file as UTF-8",
+        ) from None
 
 
 def display_path(path: Path) -> str:
     try:
         return str(path.resolve().relative_to(Path.cwd()))
-    except ValueError:
+    except (ValueError, OSError, RuntimeError):
         return str(path)
 
 
 def _read_text(path: Path) -> str:
-    if path.is_dir():
+    try:
+        is_dir = path.is_dir()
+    except (OSError, ValueError):
+        is_dir = False
+    if is_dir:
         found = sorted(p.name for p in path.glob("*.y*ml"))
         hint = f"suites here: {', '.join(found)}" if found else "name the suite's .yaml file"
-        raise SuiteError(f"{path} is a folder, not a suite file", hint=hint)
-    try:
-        return path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
+        raise SuiteError(f"{short(path)} is a folder, not a suite file", hint=hint)
+    problem = _file_problem(path, path)
+    if problem is not None and problem.startswith("not found"):
         raise SuiteError(
-            f"suite file not found: {path}",
+            f"suite file not found: {short(path)}",
             hint="check the path, or create a starter suite with: evalkit init",
-        ) from None
-    except UnicodeDecodeError as exc:
-        raise SuiteError(f"{path} is not UTF-8 text ({exc.reason})", file=str(path)) from None
-    except OSError as exc:
-        raise SuiteError(f"cannot read {path}: {exc.strerror}", file=str(path)) from None
+        )
+    if problem is not None:
+        raise SuiteError(f"the suite file {problem}", hint="name the suite's .yaml file")
+    return read_text(path, LIMITS.yaml_chars, file=str(path), what="the suite file")

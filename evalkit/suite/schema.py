@@ -20,6 +20,7 @@ from pydantic import (
 
 from evalkit.suite.gates import Gate
 from evalkit.suite.graders import GraderConfig, typed_grader
+from evalkit.suite.limits import LIMITS, PARAM_BOUNDS, Count, Finite, check_param, finite
 
 PROMPT_FILE_SUFFIXES = (".jinja", ".j2", ".jinja2", ".txt", ".md", ".yaml", ".yml")
 
@@ -35,9 +36,9 @@ class DatasetConfig(Strict):
     format: Literal["jsonl", "csv", "parquet"] | None = None
     rows: list[dict[str, Any]] | None = None
     name: str | None = None
-    limit: int | None = Field(default=None, ge=1)
-    sample: int | None = Field(default=None, ge=1, description="seeded random sample of n rows")
-    seed: int = 0
+    limit: Count | None = Field(default=None, ge=1)
+    sample: Count | None = Field(default=None, ge=1, description="seeded random sample of n rows")
+    seed: Count = 0
     id_field: str | None = None
     rename: dict[str, str] = Field(default_factory=dict, description="old column -> new column")
     assert_column: str | None = Field(
@@ -54,6 +55,11 @@ class DatasetConfig(Strict):
         if isinstance(data, list):
             return {"rows": data}
         return data
+
+    @field_validator("rows")
+    @classmethod
+    def _finite_rows(cls, value: Any) -> Any:
+        return finite(value, "rows")
 
     @model_validator(mode="after")
     def _one_source(self) -> DatasetConfig:
@@ -127,18 +133,23 @@ class ModelConfig(Strict):
         default_factory=dict,
         description="provider options: base_url, api_key_env, function, column, device, ...",
     )
-    concurrency: int | None = Field(default=None, ge=1, description="per-model concurrency limit")
-    timeout: float | None = Field(
+    concurrency: Count | None = Field(
+        default=None, ge=1, le=LIMITS.concurrency, description="per-model concurrency limit"
+    )
+    timeout: Finite | None = Field(
         default=None,
         gt=0,
+        le=LIMITS.timeout_s,
         description="seconds per call [default: 120; none for transformers, whose calls wait in a"
         " batch queue]",
     )
-    max_attempts: int = Field(default=3, ge=1)
-    backoff_base: float = Field(default=0.5, ge=0, description="first retry delay ceiling, s")
-    backoff_max: float = Field(default=30.0, ge=0, description="largest retry delay, s")
-    rpm: float | None = Field(default=None, gt=0, description="requests per minute limit")
-    tpm: float | None = Field(default=None, gt=0, description="tokens per minute limit")
+    max_attempts: Count = Field(default=3, ge=1, le=100)
+    backoff_base: Finite = Field(
+        default=0.5, ge=0, le=3600, description="first retry delay ceiling, s"
+    )
+    backoff_max: Finite = Field(default=30.0, ge=0, le=3600, description="largest retry delay, s")
+    rpm: Finite | None = Field(default=None, gt=0, description="requests per minute limit")
+    tpm: Finite | None = Field(default=None, gt=0, description="tokens per minute limit")
 
     @field_validator("id")
     @classmethod
@@ -146,6 +157,19 @@ class ModelConfig(Strict):
         if not value or any(c in value for c in "|/\\ "):
             raise ValueError("a model id must be non-empty, without spaces, '|' or slashes")
         return value
+
+    @field_validator("params")
+    @classmethod
+    def _bounded_params(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for name, bounds in PARAM_BOUNDS.items():
+            if value.get(name) is not None:
+                check_param(name, value[name], *bounds)
+        return finite(value, "params")
+
+    @field_validator("options")
+    @classmethod
+    def _finite_options(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return finite(value, "options")
 
 
 class MetricConfig(Strict):
@@ -179,6 +203,11 @@ class MetricConfig(Strict):
         ((kind, value),) = data.items()
         args = value if isinstance(value, dict) else {"_": value}
         return {"type": kind, "name": name, "args": args}
+
+    @field_validator("args")
+    @classmethod
+    def _finite_args(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return finite(value, "args")
 
     @property
     def display_name(self) -> str:
@@ -222,9 +251,10 @@ class TrackingConfig(Strict):
     uri: str | None = Field(default=None, description="tracking URI [default: runs/mlflow.db]")
     experiment: str | None = Field(default=None, description="[default: the suite name]")
     register_prompts: bool = Field(default=True, description="prompt variants -> Prompt Registry")
-    traces: int = Field(
+    traces: Count = Field(
         default=100,
         ge=0,
+        le=100_000,
         description="items logged as traces with assessments (a fixed sample of examples); 0: none",
     )
 
@@ -250,8 +280,8 @@ class ReportConfig(Strict):
 class PriceConfig(Strict):
     """A model's price in USD per 1M tokens (overrides evalkit's default price table)."""
 
-    input: float = Field(ge=0, description="USD per 1M input (prompt) tokens")
-    output: float = Field(ge=0, description="USD per 1M output (completion) tokens")
+    input: Finite = Field(ge=0, description="USD per 1M input (prompt) tokens")
+    output: Finite = Field(ge=0, description="USD per 1M output (completion) tokens")
 
 
 class Suite(Strict):
@@ -271,8 +301,8 @@ class Suite(Strict):
     prompts: dict[str, PromptVariant] = Field(min_length=1)
     models: list[ModelConfig] = Field(min_length=1)
     metrics: list[MetricConfig] = Field(default_factory=list)
-    repeats: int = Field(default=1, ge=1)
-    concurrency: int = Field(default=8, ge=1)
+    repeats: Count = Field(default=1, ge=1, le=LIMITS.repeats)
+    concurrency: Count = Field(default=8, ge=1, le=LIMITS.concurrency)
     tags: dict[str, str] = Field(default_factory=dict)
     judges: list[ModelConfig] = Field(
         default_factory=list, description="judge models for graders (not part of the matrix)"
@@ -289,12 +319,12 @@ class Suite(Strict):
         default_factory=dict,
         description="USD per 1M tokens by model name (or model id), over the default table",
     )
-    max_cost: float | None = Field(
+    max_cost: Finite | None = Field(
         default=None,
         gt=0,
         description="stop starting new items once a run has spent this many USD (--max-cost)",
     )
-    error_budget: float = Field(
+    error_budget: Finite = Field(
         default=0.1,
         ge=0,
         le=1,

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from evalkit.errors import SuiteError, did_you_mean
+from evalkit.suite.limits import short
 from evalkit.suite.yaml_lines import LineMap, Loc, format_loc, line_of
 
 _MAX_EXTRA_ERRORS = 5
@@ -67,10 +68,10 @@ def _describe(model: type[BaseModel], err: Any, prefix: Loc = ()) -> tuple[str, 
     if err["type"] == "extra_forbidden":
         key = str(loc[-1])
         allowed = allowed_keys(model, loc[:-1])
-        hint = did_you_mean(key, allowed) or (
+        hint = did_you_mean(key[:200], allowed) or (
             f"allowed keys: {', '.join(allowed)}" if allowed else None
         )
-        return f"unknown key '{key}'{inside}", hint
+        return f"unknown key '{short(key)}'{inside}", hint
     if err["type"] == "missing":
         return f"missing required key '{loc[-1]}'{inside}", f"add '{loc[-1]}:'{inside or ''}"
     text = str(err["msg"]).removeprefix("Value error, ")
