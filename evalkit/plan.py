@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from evalkit.data.loaders import dataset_digest, dataset_name, dataset_source, load_dataset
+from evalkit.data.shards import Shard, group_id, shard_examples
 from evalkit.errors import SuiteError
 from evalkit.gates.apply import check_gates
 from evalkit.graders.bind import BoundGrader, bind_graders
@@ -30,6 +31,7 @@ from evalkit.results.schema import (
     ModelInfo,
     RunManifest,
     RunOptionsInfo,
+    ShardInfo,
     SuiteInfo,
     VariantInfo,
 )
@@ -48,6 +50,8 @@ class Plan:
     variant_names: list[str]
     model_ids: list[str]
     graders: list[BoundGrader] = field(default_factory=list)
+    shard: Shard | None = None
+    dataset: list[Example] | None = None  # every example, when `examples` is a shard's slice
 
     @property
     def suite(self) -> Suite:
@@ -78,16 +82,26 @@ class Plan:
                             yield item
 
     def dataset_info(self) -> DatasetInfo:
+        """The whole dataset (also in a shard run: shards of the same data compare equal)."""
+        examples = self.dataset if self.dataset is not None else self.examples
         return DatasetInfo(
             name=dataset_name(self.suite.dataset),
-            digest=dataset_digest(self.examples),
-            rows=len(self.examples),
+            digest=dataset_digest(examples),
+            rows=len(examples),
             path=self.suite.dataset.path,
         )
 
-    def manifest(self, run_id: str, options: RunOptionsInfo) -> RunManifest:
+    def manifest(
+        self, run_id: str, options: RunOptionsInfo, group: str | None = None
+    ) -> RunManifest:
         """run.json: what was run, enough to resume it and to log it to a tracker later."""
-        return build_manifest(self, run_id, options)
+        manifest = build_manifest(self, run_id, options)
+        if self.shard is not None:
+            info = ShardInfo(index=self.shard.index, count=self.shard.count)
+            manifest.shard = info.model_copy(update={"examples": len(self.examples)})
+        if group is not None or self.shard is not None:
+            manifest.group = group_id(manifest.suite.hash, manifest.dataset.digest, group)
+        return manifest
 
     def summary_line(self) -> str:
         return (
@@ -104,8 +118,12 @@ def prepare(
     variants: list[str] | None = None,
     models: list[str] | None = None,
     base_dir: Path | None = None,
+    shard: Shard | None = None,
 ) -> Plan:
-    """Load (a path) or adopt (a Suite built in Python) a suite and check all of it."""
+    """Load (a path) or adopt (a Suite built in Python) a suite and check all of it.
+
+    With `shard`, the plan runs that slice of the examples (after `limit`); every check still
+    covers every row, so each shard of a suite fails or passes validation alike."""
     loaded = _loaded(suite, base_dir)
     examples = load_dataset(loaded)
     if limit is not None:
@@ -124,7 +142,9 @@ def prepare(
     check_reporters(loaded)
     return Plan(
         loaded=loaded,
-        examples=examples,
+        examples=shard_examples(examples, shard) if shard is not None else examples,
+        dataset=examples if shard is not None else None,
+        shard=shard,
         variants=compiled,
         metrics=metrics,
         variant_names=_select("prompt variant", list(compiled), variants),

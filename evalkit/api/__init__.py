@@ -59,6 +59,10 @@ class RunOptions:
     tracking: bool = True  # False (or EVALKIT_NO_TRACKING=1): log to no tracker
     reports: list[tuple[str, Path, dict[str, Any]]] = field(default_factory=list)
     notify: Notify | None = None  # warnings for people (tracker failures); default: warnings
+    # Sharding (docs/ci.md): run slice "I/N" of the examples; `group` keeps one sharded
+    # evaluation apart from another [default: $EVALKIT_GROUP, else the CI run id]
+    shard: str | tuple[int, int] | None = None
+    group: str | None = None
 
 
 class RunInterrupted(KeyboardInterrupt):
@@ -266,3 +270,4 @@ def compare(run_a: str, run_b: str, *, runs_dir: str | Path | None = None) -> Co
 
 def _warn(message: str) -> None:
     warnings.warn(message, stacklevel=3)
+

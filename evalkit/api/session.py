@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from evalkit.data.shards import Shard
 from evalkit.errors import SuiteError
 from evalkit.results.schema import ResultRecord, RunOptionsInfo, RunSummary
 from evalkit.results.store import RunStore, StoredRun, new_run_id
@@ -79,6 +80,7 @@ class RunSession:
             variants=options.variants,
             models=options.models,
             base_dir=base_dir,
+            shard=Shard.parse(options.shard) if options.shard else None,
         )
         return plan, None
 
@@ -95,9 +97,8 @@ class RunSession:
         async with open_runtimes(plan.suite, model_ids, plan.loaded.base_dir) as runtimes:
             engine, grading = self._engine(runtimes, progress, drop)
             if not self.resumed:
-                self.store.create(
-                    self.plan.manifest(self.store.run_id, self._info()), self.plan.loaded.text
-                )
+                manifest = plan.manifest(self.store.run_id, self._info(), self.options.group)
+                self.store.create(manifest, plan.loaded.text)
             interrupted = await self._run(engine, grading, done)
         records = _latest(previous, self.collected.values())
         summary = self._summarize(records, engine, interrupted)
@@ -200,29 +201,20 @@ class RunSession:
         return with_grader_sections(summary, self.store.dir, records, plan.graders)
 
     def _decide(self, summary: RunSummary, records: list[ResultRecord]) -> RunSummary:
-        from evalkit.gates.apply import decide_into
-        from evalkit.gates.baselines import baseline_source
-        from evalkit.suite.gates import RegressionGate
-
+        if self.plan.shard is not None:
+            return summary  # a shard's numbers cover part of the matrix: the merged run gates
         gates = list(self.plan.suite.gates)
-        if not gates and self.plan.repeats < 2:
-            return summary
-        source = None
-        if any(isinstance(g, RegressionGate) for g in gates):
-            source = baseline_source(
-                self.options.runs_dir,
-                override=self.options.baseline,
-                run_dir=self.store.dir,
-                tracking_uri=self.options.tracking_uri,
-                tracking=self.options.tracking,
-            )
-        return decide_into(summary, gates, records, repeats=self.plan.repeats, baselines=source)
+        return decide_gates(
+            summary, records, gates, self.plan.repeats, self.options, self.store.dir
+        )
 
     def _finish(self, summary: RunSummary, engine: Engine, skipped: int) -> RunResult:
         from evalkit.api import RunResult
 
         tracked = self._track(summary)
-        requests = [(r.type, Path(r.path), r.options) for r in self.plan.suite.reports]
+        # the suite's own reports describe the whole evaluation: a shard leaves them to merge
+        suite_reports = self.plan.suite.reports if self.plan.shard is None else []
+        requests = [(r.type, Path(r.path), r.options) for r in suite_reports]
         requests += self.options.reports
         if requests:
             from evalkit.report.base import write_reports
@@ -261,6 +253,34 @@ class RunSession:
         )
 
 
+def decide_gates(
+    summary: RunSummary,
+    records: list[ResultRecord],
+    gates: list[Any],
+    repeats: int,
+    options: RunOptions,
+    run_dir: Path,
+) -> RunSummary:
+    """The verdict as a run decides it (`evalkit merge` too): regression baselines are found in
+    the runs folder, else through the trackers (`--baseline` overrides every gate's)."""
+    from evalkit.gates.apply import decide_into
+    from evalkit.gates.baselines import baseline_source
+    from evalkit.suite.gates import RegressionGate
+
+    if not gates and repeats < 2:
+        return summary
+    source = None
+    if any(isinstance(g, RegressionGate) for g in gates):
+        source = baseline_source(
+            options.runs_dir,
+            override=options.baseline,
+            run_dir=run_dir,
+            tracking_uri=options.tracking_uri,
+            tracking=options.tracking,
+        )
+    return decide_into(summary, gates, records, repeats=repeats, baselines=source)
+
+
 def check_run_id(run_id: str) -> None:
     """A run id names a folder inside the runs folder: no separators, no `..`, no surprises."""
     if not _RUN_ID.match(run_id) or ".." in run_id:
@@ -282,6 +302,7 @@ def _resumed(suite: SuiteSource | None, options: RunOptions) -> tuple[Plan, RunS
         limit=previous.options.limit,
         variants=previous.options.variants,
         models=previous.options.models,
+        shard=Shard(previous.shard.index, previous.shard.count) if previous.shard else None,
     )
     if plan.loaded.hash != previous.suite.hash:
         raise SuiteError(

@@ -113,3 +113,26 @@ def check_reporters(requests: list[tuple[str, Path, dict[str, Any]]]) -> None:
     for name, _, _ in requests:
         if not registry().has("reporter", name):
             raise registry().unknown("reporter", name)
+
+
+shard_options = [
+    click.option(
+        "--shard",
+        metavar="I/N",
+        help="Run shard I of N (1-based): a fixed slice of the examples by id. Gates are decided"
+        " on the merged run (evalkit merge); see docs/ci.md.",
+    ),
+    click.option(
+        "--group",
+        metavar="NAME",
+        help="What this sharded evaluation's shards share [default: $EVALKIT_GROUP, else the CI"
+        " run id, else the suite and data alone].",
+    ),
+]
+
+
+def with_shard_options(fn: Any) -> Any:
+    """--shard and --group (`run`)."""
+    for option in reversed(shard_options):
+        fn = option(fn)
+    return fn
