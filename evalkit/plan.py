@@ -97,8 +97,14 @@ class Plan:
         """run.json: what was run, enough to resume it and to log it to a tracker later."""
         manifest = build_manifest(self, run_id, options)
         if self.shard is not None:
-            info = ShardInfo(index=self.shard.index, count=self.shard.count)
-            manifest.shard = info.model_copy(update={"examples": len(self.examples)})
+            mine = {e.id for e in self.examples}
+            positions = {e.id: k for k, e in enumerate(self.dataset or []) if e.id in mine}
+            manifest.shard = ShardInfo(
+                index=self.shard.index,
+                count=self.shard.count,
+                examples=len(self.examples),
+                positions=positions,
+            )
         if group is not None or self.shard is not None:
             manifest.group = group_id(manifest.suite.hash, manifest.dataset.digest, group)
         return manifest

@@ -271,3 +271,19 @@ def compare(run_a: str, run_b: str, *, runs_dir: str | Path | None = None) -> Co
 def _warn(message: str) -> None:
     warnings.warn(message, stacklevel=3)
 
+
+def merge(
+    run_ids: list[str],
+    output: str,
+    options: RunOptions | None = None,
+    **overrides: Any,
+) -> RunResult:
+    """Merge shard runs (`run(..., shard="I/N")`, I = 1..N) into the run `output`.
+
+    The shards must belong together (suite version, dataset, group; every shard once), else
+    SuiteError names what is missing or different. The merged run is summarised and gated like
+    an unsharded run of the same outputs; its `exit_code` is the release decision.
+    """
+    from evalkit.api.merging import merge_shards
+
+    return merge_shards(list(run_ids), output, _options(options, overrides))

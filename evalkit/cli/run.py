@@ -130,7 +130,9 @@ def _options(kwargs: dict[str, Any], err: Any) -> Any:
         reports=reports,
         shard=kwargs.get("shard"),
         group=kwargs.get("group"),
-        notify=lambda text: err.print(f"[yellow]warning:[/yellow] {escape(text)}", highlight=False),
+        notify=lambda text: err.print(
+            f"[yellow]warning:[/yellow] {escape(text)}", highlight=False, soft_wrap=True
+        ),
     )
     if kwargs["runs_dir"] is not None:
         options.runs_dir = kwargs["runs_dir"]

@@ -233,11 +233,15 @@ class RunOptionsInfo(Doc):
 
 
 class ShardInfo(Doc):
-    """A shard run's slice: shard `index` of `count` (1-based), holding `examples` examples."""
+    """A shard run's slice: shard `index` of `count` (1-based), holding `examples` examples.
+
+    `positions` maps each of its example ids to the example's place in the whole dataset, so
+    a merge puts the records back in the order an unsharded run has them."""
 
     index: int
     count: int
     examples: int = 0
+    positions: dict[str, int] = Field(default_factory=dict)
 
     @property
     def label(self) -> str:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TypeVar
@@ -94,6 +94,11 @@ class RunStore:
             self._results = open(self.dir / RESULTS, "a", encoding="utf-8")  # noqa: SIM115
         self._results.write(record.model_dump_json() + "\n")
         self._results.flush()
+
+    def append_docs(self, name: str, docs: Iterable[BaseModel]) -> None:
+        """Append documents to another JSON-lines file of the run (a merged pairwise.jsonl)."""
+        with open(self.dir / name, "a", encoding="utf-8") as handle:
+            handle.writelines(doc.model_dump_json() + "\n" for doc in docs)
 
     def close(self) -> None:
         if self._results is not None:
