@@ -55,6 +55,6 @@ def merge_cmd(runs: tuple[str, ...], output: str, **kwargs: Any) -> None:
     if kwargs["runs_dir"] is not None:
         options.runs_dir = kwargs["runs_dir"]
     result = merge(list(runs), output, options)
-    err.print(f"merged {len(runs)} shards into {result.run_dir}/", highlight=False)
+    err.print(f"merged {len(runs)} shards into {result.run_dir}/", highlight=False, soft_wrap=True)
     print_result(result, err)
     sys.exit(result.exit_code)
