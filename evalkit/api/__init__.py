@@ -63,6 +63,11 @@ class RunOptions:
     # evaluation apart from another [default: $EVALKIT_GROUP, else the CI run id]
     shard: str | tuple[int, int] | None = None
     group: str | None = None
+    # Where the in-process models run: "local", or "ray" (an actor pool of `ray_actors`
+    # replicas per model on the cluster at `ray_address`; docs/team.md)
+    executor: str = "local"
+    ray_address: str | None = None
+    ray_actors: int = 2
 
 
 class RunInterrupted(KeyboardInterrupt):

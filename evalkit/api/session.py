@@ -87,14 +87,18 @@ class RunSession:
     # --- running ----------------------------------------------------------------------------
 
     async def execute(self, progress: ProgressSink | None = None) -> RunResult:
+        from evalkit.engine.executors import use_executor
         from evalkit.engine.runtimes import open_runtimes
 
         drop = self._drop()
         previous = self.store.records(drop=drop) if self.resumed else []
         done = {r.key for r in previous if r.ok}
-        plan = self.plan
+        plan, base_dir = self.plan, self.plan.loaded.base_dir
         model_ids = [*plan.model_ids, *plan.judge_ids]
-        async with open_runtimes(plan.suite, model_ids, plan.loaded.base_dir) as runtimes:
+        async with (
+            open_runtimes(plan.suite, model_ids, base_dir) as runtimes,
+            use_executor(self._executor(), runtimes, plan.model_ids, plan.judge_ids, base_dir),
+        ):
             engine, grading = self._engine(runtimes, progress, drop)
             if not self.resumed:
                 manifest = plan.manifest(self.store.run_id, self._info(), self.options.group)
@@ -241,6 +245,12 @@ class RunSession:
         warn = self.options.notify or _warn
         trackers = open_trackers(settings, enabled=self.options.tracking, warn=warn)
         return trackers.log_run(self._stored(summary)) if trackers else []
+
+    def _executor(self) -> Any:
+        from evalkit.engine.executors import ExecutorSpec
+
+        o = self.options
+        return ExecutorSpec(o.executor, address=o.ray_address, actors=o.ray_actors)
 
     def _info(self) -> RunOptionsInfo:
         o = self.options

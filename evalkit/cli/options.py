@@ -136,3 +136,35 @@ def with_shard_options(fn: Any) -> Any:
     for option in reversed(shard_options):
         fn = option(fn)
     return fn
+
+
+executor_options = [
+    click.option(
+        "--executor",
+        type=click.Choice(["local", "ray"]),
+        default="local",
+        show_default=True,
+        help="Where in-process models (transformers, function, mock) run: here, or on a Ray"
+        " actor pool (pip install 'evalkit[ray]'; docs/team.md).",
+    ),
+    click.option(
+        "--ray-address",
+        metavar="ADDRESS",
+        help="The Ray cluster, e.g. auto or 10.0.0.5:6379 [default: $RAY_ADDRESS, else a new"
+        " local instance].",
+    ),
+    click.option(
+        "--ray-actors",
+        type=click.IntRange(min=1),
+        default=2,
+        show_default=True,
+        help="Ray actors (model replicas) per model.",
+    ),
+]
+
+
+def with_executor_options(fn: Any) -> Any:
+    """--executor, --ray-address and --ray-actors (`run`)."""
+    for option in reversed(executor_options):
+        fn = option(fn)
+    return fn

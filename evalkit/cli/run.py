@@ -9,7 +9,12 @@ from typing import Any
 import click
 
 from evalkit.cli.common import handle_errors
-from evalkit.cli.options import runs_dir_option, with_report_options, with_shard_options
+from evalkit.cli.options import (
+    runs_dir_option,
+    with_executor_options,
+    with_report_options,
+    with_shard_options,
+)
 from evalkit.errors import EXIT_INTERRUPTED
 
 
@@ -48,6 +53,7 @@ from evalkit.errors import EXIT_INTERRUPTED
 @click.option("--no-tracking", is_flag=True, help="Do not log the run to MLflow.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @with_shard_options
+@with_executor_options
 @with_report_options
 @handle_errors
 def run_cmd(suite: str | None, quiet: bool, **kwargs: Any) -> None:
@@ -130,6 +136,9 @@ def _options(kwargs: dict[str, Any], err: Any) -> Any:
         reports=reports,
         shard=kwargs.get("shard"),
         group=kwargs.get("group"),
+        executor=kwargs.get("executor") or "local",
+        ray_address=kwargs.get("ray_address"),
+        ray_actors=kwargs.get("ray_actors") or 2,
         notify=lambda text: err.print(
             f"[yellow]warning:[/yellow] {escape(text)}", highlight=False, soft_wrap=True
         ),
