@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from evalkit.results.schema import ResultRecord, ScoreDoc
 
-Message = dict[str, str]  # {"role": "system"|"user"|"assistant", "content": "..."}
+# {"role": "system"|"user"|"assistant", "content": "...", "name": "..."}: `name` only when
+# the prompt gave one (OpenAI-style few-shot turns); providers receive the keys as they are.
+Message = dict[str, str]
 
 
 def stable_hash(obj: Any, length: int = 16) -> str:
@@ -24,12 +26,26 @@ def stable_hash(obj: Any, length: int = 16) -> str:
 
 
 @dataclass(slots=True, frozen=True)
+class Assertions:
+    """A row's own assertions (an `assert` column or a suite's `tests:`), bound by the plan.
+
+    `metrics` are scored on this row after the suite's metrics; the row's own graders are bound
+    once per distinct config and know which examples they judge. `verdict` names the score that
+    says whether every assertion of the row passed (promptfoo's test verdict).
+    """
+
+    metrics: tuple[Any, ...] = ()  # evalkit.metrics.bind.BoundMetric (records imports nothing)
+    verdict: str | None = None
+
+
+@dataclass(slots=True, frozen=True)
 class Example:
     """One dataset row with its stable id (an id column, else a content hash of the row)."""
 
     id: str
     row: dict[str, Any]
     line: int | None = None  # line (JSONL/CSV) or index where the row came from, for messages
+    assertions: Assertions | None = field(default=None, compare=False)
 
 
 @dataclass(slots=True)

@@ -105,3 +105,62 @@ def test_runs_list_shows_recent_runs_with_headlines(two_runs: tuple[Path, str, s
 def test_runs_list_empty(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["runs", "list", "--runs-dir", str(tmp_path / "none")])
     assert result.exit_code == 0 and "no runs" in result.output
+
+
+def test_compare_shows_changed_examples_side_by_side(two_runs: tuple[Path, str, str]) -> None:
+    runs, a, b = two_runs
+    comparison = compare_runs(runs, a, b)
+    plain = [p for p in comparison.examples if p.variant == "plain"]
+    # q1: "The answer is 4" -> "four" (contains pass -> fail, length fail -> pass); q4: the
+    # other way for contains; q2 and q3 did not change; q5 is unpaired, not side by side
+    assert [p.example_id for p in plain] == ["q1", "q4"]
+    q1 = plain[0]
+    assert q1.input == {"question": "What is 2+2?"} and q1.expected == {"expected": "4"}
+    assert [x.output for x in q1.a] == ["The answer is 4"] and [x.output for x in q1.b] == ["four"]
+    assert q1.changes == {"contains": (1.0, 0.0), "length": (0.0, 1.0)}
+    assert q1.a[0].scores["contains"].passed is True and q1.b[0].scores["contains"].passed is False
+
+    result = CliRunner().invoke(cli, ["compare", a, b, "--runs-dir", str(runs)])
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "plain x mock · changed examples, side by side" in out
+    assert "q1  contains: pass -> fail, length: fail -> pass" in out
+    assert "What is 2+2?" in out and "expected 4" in out
+    assert "A run-a" in out and "B run-b" in out
+    row = next(line for line in out.splitlines() if "The answer is 4" in line)
+    assert row.index("The answer is 4") < row.index("four")  # A's output, then B's, one row
+    assert "contains pass" in out and "contains fail" in out
+
+
+def test_compare_json_carries_the_side_by_side_examples(two_runs: tuple[Path, str, str]) -> None:
+    runs, a, b = two_runs
+    args = ["compare", a, b, "--runs-dir", str(runs), "--json"]
+    data = json.loads(CliRunner().invoke(cli, args).output)
+    q1 = next(e for e in data["examples"] if (e["example_id"], e["variant"]) == ("q1", "plain"))
+    assert q1["input"] == {"question": "What is 2+2?"} and q1["expected"] == {"expected": "4"}
+    assert q1["a"][0]["output"] == "The answer is 4" and q1["b"][0]["output"] == "four"
+    assert q1["b"][0]["scores"]["contains"]["passed"] is False
+    assert q1["changes"]["contains"] == {"a": 1.0, "b": 0.0}
+    assert len(data["examples"]) == 4 and data["examples_left_out"] == 0  # q1, q4 x 2 variants
+    capped = json.loads(CliRunner().invoke(cli, [*args, "--examples", "1"]).output)
+    assert [(e["variant"], e["example_id"]) for e in capped["examples"]] == [
+        ("plain", "q1"),
+        ("polite", "q1"),
+    ]
+    assert capped["examples_left_out"] == 2
+    text = CliRunner().invoke(cli, [*args[:-1], "--examples", "1"]).output
+    assert "… 2 more changed examples" in text
+
+
+def test_paired_examples_show_run_a_input_when_the_dataset_row_changed() -> None:
+    from gates_support import rec
+
+    from evalkit.results.examples import paired_examples
+    from evalkit.results.schema import RunManifest, SuiteInfo
+
+    manifest = RunManifest(run_id="b", suite=SuiteInfo(name="s"))
+    before = rec("q1", {"ok": True}, inputs={"id": "q1", "q": "old", "answer": "x"}, output="x")
+    after = rec("q1", {"ok": False}, inputs={"id": "q1", "q": "new", "answer": "x"}, output="y")
+    [pair] = paired_examples(manifest, [before], [after], {("q1", "v", "m"): {"ok": (1.0, 0.0)}})
+    assert pair.input == {"q": "new"} and pair.input_a == {"q": "old"}
+    assert pair.expected == {"answer": "x"}  # the usual name, no metric names a column

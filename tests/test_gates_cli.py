@@ -86,7 +86,11 @@ def test_regressed_prompt_exits_1_and_reports_say_why(write_suite, tmp_path, run
     text = md.read_text()
     assert text.startswith("## ❌ evalkit · release-suite: FAILED: 2 of 3 gate checks failed")
     assert "### Examples scored lower than the baseline" in text
-    assert "| q0 | 1 | 0 | Question 0? |" in text
+    # input, expected, the baseline's output and the current one (the mock echoes the prompt)
+    assert (
+        "| q0 | 1 | 0 | Question 0? | answer-0 | Question 0? Answer: answer-0 | Question 0? |"
+        in text
+    )
 
     summary = json.loads((runs / "r2" / "summary.json").read_text())
     assert summary["verdict"]["passed"] is False

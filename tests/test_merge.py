@@ -239,3 +239,43 @@ def test_an_unfinished_shard_makes_the_merged_run_incomplete(runs: Path, ids: li
         again.summary.status == "complete"
         and again.summary.counts.done == again.summary.counts.total
     )
+
+
+ROW_GRADERS = """\
+name: per-test
+prompts: {plain: "{{ question }}"}
+models: [{id: mock, provider: mock, options: {latency_ms: 1, responses: {France: Paris}}}]
+judges:
+  - {id: judge, provider: mock, options: {latency_ms: 1, response: 'VERDICT'}}
+metrics: [{length: {max_words: 5}}]
+tests:
+  - vars: {question: "Capital of France?"}
+    assert: [{contains: Paris}, {type: rubric, name: polite, judge: judge, rubric: Polite}]
+  - vars: {question: "Capital of Spain?"}
+    assert: [{contains: Madrid}]
+  - vars: {question: "Capital of Italy?"}
+    assert: [{type: rubric, name: polite, judge: judge, rubric: Polite}]
+  - vars: {question: "What is 2+2?"}
+""".replace("VERDICT", JUDGE_RUBRIC)
+
+
+def test_rows_own_graders_merge_and_a_moved_suite_is_named(tmp_path: Path, runs: Path) -> None:
+    home = tmp_path / "repo"
+    home.mkdir()
+    path = home / "suite.yaml"
+    path.write_text(ROW_GRADERS)
+    whole = run(path, run_id="whole", no_cache=True)
+    ids = shards(path, count=2)
+    merged = merge(ids, "merged")
+    assert comparable(merged.summary) == comparable(whole.summary)
+    assert merged.summary.judging is not None and merged.summary.judging.calls == 2
+    # where the suite was is gone (another runner): --suite names it, the version checked
+    moved = tmp_path / "elsewhere" / "suite.yaml"
+    moved.parent.mkdir()
+    home.rename(tmp_path / "gone")
+    (tmp_path / "gone" / "suite.yaml").rename(moved)
+    again = merge(ids, "again", suite=moved)
+    assert comparable(again.summary) == comparable(whole.summary)
+    moved.write_text(ROW_GRADERS.replace("Polite", "Kind"))
+    line = refused(*ids, "-o", "m", "--suite", str(moved))
+    assert "is not the suite version the shards ran" in line

@@ -92,7 +92,12 @@ def test_markdown_has_verdict_matrix_gates_and_regressed_examples():
     assert "Holm" not in text.split("### Gates")[0]
     assert "**Why**" in text and "REGRESSED: ok 1 -> 0.7" in text
     assert "### Examples scored lower than the baseline" in text
-    assert "| e000 | 1 | 0 | out |" in text
+    # without the run's records only the outputs are known (input and expected: "–")
+    assert (
+        "| example | baseline | current | input | expected | baseline output | current output |"
+        in text
+    )
+    assert "| e000 | 1 | 0 | – | – | out | out |" in text
 
 
 def test_markdown_passing_run_and_table_escaping():
@@ -145,3 +150,142 @@ def test_example_github_workflow_keeps_the_cache_and_uses_the_reports():
     report = next(s for s in steps if "junit-report" in s.get("uses", ""))
     assert report["with"]["report_paths"] == f"${{{{ steps.{evalkit['id']}.outputs.junit }}}}"
     assert any("evalkit baseline set" in s.get("run", "") for s in steps)
+
+
+def _regressed_with_text():
+    """q1 regressed; its input and output hold Markdown/HTML that must not break the page."""
+    row = {"id": "q1", "question": "Is <b>x</b> | y?\nsecond line", "expected": "yes", "n": 2}
+    base = [rec("q1", {"ok": True}, inputs=row, output="yes, it is"), rec("q2", {"ok": True})]
+    now = [
+        rec("q1", {"ok": False}, inputs=row, output="<details>no</details> " + "z" * 200),
+        rec("q2", {"ok": True}),
+    ]
+    gates = [{"regression": {"baseline": "main", "metric": "ok"}}]
+    return summary_for(now, gates, BaselineRun("run-1", base)), now
+
+
+def test_markdown_regressed_examples_show_input_expected_and_both_outputs():
+    from evalkit.results.examples import ExampleRows
+    from evalkit.results.schema import RunManifest, SuiteInfo
+
+    summary, records = _regressed_with_text()
+    rows = ExampleRows(RunManifest(run_id="run-2", suite=SuiteInfo(name="faq")), records)
+    text = markdown_report(summary, rows)
+    line = next(x for x in text.splitlines() if x.startswith("| q1 |"))
+    cells = [c.strip() for c in line.strip("|").split(" | ")]
+    assert cells[:3] == ["q1", "1", "0"]
+    # several input columns as "name: value"; the pipe escaped, the tag shown as text
+    assert cells[3] == "question: Is &lt;b&gt;x&lt;/b&gt; \\| y? second line; n: 2"
+    assert cells[4] == "yes"
+    assert cells[5] == "yes, it is"
+    assert cells[6].startswith("&lt;details&gt;no&lt;/details&gt; zzz") and cells[6].endswith("…")
+    assert len(cells[6].replace("&lt;", "<").replace("&gt;", ">")) == 80
+    assert "<details>no" not in text  # no tag from the run reaches the page
+
+
+def test_markdown_reporter_reads_the_records_for_regressed_examples(tmp_path):
+    from evalkit.report.markdown import MarkdownReporter
+    from evalkit.results.schema import RunManifest, SuiteInfo
+    from evalkit.results.store import StoredRun
+
+    summary, records = _regressed_with_text()
+    manifest = RunManifest(run_id="run-2", suite=SuiteInfo(name="faq"))
+    run = StoredRun(tmp_path, manifest, summary, loaded_records=records)
+    path = tmp_path / "summary.md"
+    MarkdownReporter().write(run, path, {})
+    assert "| q1 | 1 | 0 | question: Is &lt;b&gt;" in path.read_text()
+
+
+def test_junit_example_failures_include_the_expected_value(tmp_path):
+    from evalkit.report.junit import JUnitReporter
+    from evalkit.results.schema import MetricInfo, RunManifest, SuiteInfo, VariantInfo
+    from evalkit.results.store import StoredRun
+
+    records = [
+        rec("a", {"ok": False}, inputs={"id": "a", "q": "2+2?", "answer": "4"}, output="5"),
+        rec("b", {"ok": False}, inputs={"id": "b", "q": "x", "expected": ["p", 1]}),
+        rec("c", {"ok": False}, inputs={"id": "c", "q": "y", "gold": "G", "label": "math"}),
+        rec("d", {"ok": False}, inputs={"id": "d", "q": "z"}),
+    ]
+    summary = summary_for(records, [])
+
+    def texts(xml: str) -> dict[str, str]:
+        cases = ET.fromstring(xml).iter("testcase")
+        return {
+            c.get("name", "")[0]: c.find("failure").text or ""
+            for c in cases
+            if c.find("failure") is not None
+        }
+
+    # without a manifest: the usual names; a list is JSON, not a Python repr
+    usual = texts(junit_xml(summary, records))
+    assert usual["a"] == "ok failed (value 0.0)\n\noutput:\n5\n\nexpected:\n4"
+    assert usual["b"].endswith('expected:\n["p", 1]')
+    assert usual["c"].endswith("expected:\nmath")  # a guess: the only usual name there
+    assert "expected:" not in usual["d"]
+    # the reporter reads the manifest: the metric compares with {{ gold }}, the prompt uses q
+    manifest = RunManifest(
+        run_id="run-2",
+        suite=SuiteInfo(name="faq"),
+        variants={"v": VariantInfo(hash="h", template="[user]\n{{ q }} ({{ label }})")},
+        metrics=[MetricInfo(name="ok", type="equals", args={"value": "{{ gold }}"})],
+    )
+    run = StoredRun(tmp_path, manifest, summary, loaded_records=records)
+    JUnitReporter().write(run, tmp_path / "junit.xml", {"examples": True})
+    named = texts((tmp_path / "junit.xml").read_text())
+    assert named["c"].endswith("expected:\nG")
+    assert "expected:" not in named["a"] and "expected:" not in named["d"]
+
+
+def test_html_option_asks_the_html_reporter_with_the_runs_baseline(tmp_path):
+    from evalkit.cli.options import report_requests
+
+    path = tmp_path / "r.html"
+    assert report_requests({"html": path, "baseline": "main"}) == [
+        ("html", path, {"baseline": "main", "if_missing": "skip"})
+    ]
+    assert report_requests({"html": None, "baseline": "main"}) == []
+
+
+def test_run_and_gate_write_the_html_report_vs_the_baseline(write_suite, tmp_path):
+    from click.testing import CliRunner
+    from conftest import MOCK_SUITE
+
+    from evalkit.cli.main import cli
+
+    def invoke(*args):
+        return CliRunner().invoke(cli, [*args, "--no-tracking"], catch_exceptions=False)
+
+    first = tmp_path / "first.html"
+    # no baseline named "main" yet: the run still passes and gets its report, uncompared
+    result = invoke(
+        "run",
+        str(write_suite()),
+        "-q",
+        "--run-id",
+        "r1",
+        "--html",
+        str(first),
+        "--baseline",
+        "main",
+    )
+    assert result.exit_code == 0, result.output
+    page = first.read_text()
+    assert page.startswith("<!DOCTYPE html>") and "r1" in page
+    assert 'id="baseline"' not in page
+    assert invoke("baseline", "set", "r1", "--name", "main").exit_code == 0
+
+    changed = write_suite(MOCK_SUITE.replace('"hot": "warm"', '"hot": "cold"'), name="b.yaml")
+    second = tmp_path / "out" / "second.html"
+    result = invoke(
+        "run", str(changed), "-q", "--run-id", "r2", "--html", str(second), "--baseline", "main"
+    )
+    assert result.exit_code == 0, result.output
+    page = second.read_text()
+    assert "compared with baseline run <code>r1</code>" in page
+    assert "warm" in page and "cold" in page  # the changed example, the baseline's and this run's
+
+    gated = tmp_path / "gate.html"
+    result = invoke("gate", "r2", "--html", str(gated), "--baseline", "r1")
+    assert result.exit_code == 0, result.output
+    assert "compared with baseline run <code>r1</code>" in gated.read_text()

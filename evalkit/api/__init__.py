@@ -244,7 +244,16 @@ def gate(
     gates, repeats = gates_of_run(store)
     if suite is not None:
         loaded = load_suite(suite)
-        check_gates(loaded.suite, loaded.file, loaded.line_of)
+        # a row's own assertions and a multi-prompt file add names the suite does not list
+        recorded = store.summary()
+        cells = recorded.cells if recorded is not None else []
+        check_gates(
+            loaded.suite,
+            loaded.file,
+            loaded.line_of,
+            extra_metrics=[name for c in cells for name in c.metrics],
+            variants=[*loaded.suite.prompts, *(c.variant for c in cells)],
+        )
         gates, repeats = list(loaded.suite.gates), int(loaded.suite.repeats)
     previous = store.summary()
     summary = decide_and_store(
@@ -281,14 +290,18 @@ def merge(
     run_ids: list[str],
     output: str,
     options: RunOptions | None = None,
+    *,
+    suite: str | Path | None = None,
     **overrides: Any,
 ) -> RunResult:
     """Merge shard runs (`run(..., shard="I/N")`, I = 1..N) into the run `output`.
 
     The shards must belong together (suite version, dataset, group; every shard once), else
     SuiteError names what is missing or different. The merged run is summarised and gated like
-    an unsharded run of the same outputs; its `exit_code` is the release decision.
+    an unsharded run of the same outputs; its `exit_code` is the release decision. `suite`
+    names the suite file when the shards' copy cannot find the dataset (graders need it).
     """
     from evalkit.api.merging import merge_shards
 
-    return merge_shards(list(run_ids), output, _options(options, overrides))
+    where = Path(suite) if suite is not None else None
+    return merge_shards(list(run_ids), output, _options(options, overrides), suite=where)

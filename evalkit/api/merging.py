@@ -33,8 +33,13 @@ if TYPE_CHECKING:
     from evalkit.suite.loader import LoadedSuite
 
 
-def merge_shards(run_ids: list[str], output: str, options: RunOptions) -> RunResult:
-    """Merge the shard runs `run_ids` (in `options.runs_dir`) into the new run `output`."""
+def merge_shards(
+    run_ids: list[str], output: str, options: RunOptions, suite: Path | None = None
+) -> RunResult:
+    """Merge the shard runs `run_ids` (in `options.runs_dir`) into the new run `output`.
+
+    `suite`: the suite file, where the shards' own copy cannot find its dataset (graders are
+    bound against it, as the run bound them); it must be the version the shards ran."""
     from evalkit.api.session import check_run_id
 
     check_run_id(output)
@@ -46,8 +51,8 @@ def merge_shards(run_ids: list[str], output: str, options: RunOptions) -> RunRes
         )
     ordered = check_shards([_read_shard(options.runs_dir, run_id) for run_id in run_ids])
     shard_store = RunStore(options.runs_dir, ordered[0].run_id)
-    loaded = _suite_of(shard_store, ordered[0].manifest)
-    graders = _graders(loaded)
+    loaded = _suite_of(shard_store, ordered[0].manifest, suite)
+    graders = _graders(loaded, ordered[0].manifest)
     manifest = merged_manifest(ordered, output)
     records = merged_records(ordered, output)
     _write(target, manifest, shard_store.suite_text(), records, ordered)
@@ -65,11 +70,20 @@ def _read_shard(runs_dir: Path, run_id: str) -> ShardRun:
     return ShardRun(run_id, store.manifest(), store.summary(), store.records(), pairs)
 
 
-def _suite_of(store: RunStore, manifest: RunManifest) -> LoadedSuite:
-    """The suite as the shards ran it (their copy), with relative paths (a grader's prompt
-    file) resolved where the suite was, when that folder is here."""
+def _suite_of(store: RunStore, manifest: RunManifest, given: Path | None) -> LoadedSuite:
+    """The suite as the shards ran it: `given`, else their copy with relative paths (the
+    dataset, a grader's prompt file) resolved where the suite was, when that folder is here."""
     from evalkit.suite.loader import load_suite
 
+    if given is not None:
+        loaded = load_suite(given)
+        if loaded.hash != manifest.suite.hash:
+            raise SuiteError(
+                f"{given} is not the suite version the shards ran (suite hash {loaded.hash},"
+                f" the shards': {manifest.suite.hash})",
+                hint="merge with the suite file as it was when the shards ran",
+            )
+        return loaded
     loaded = load_suite(store.dir / SUITE_COPY)
     origin = Path(manifest.suite.path).parent if manifest.suite.path else None
     if origin is not None and origin.is_dir():
@@ -77,14 +91,29 @@ def _suite_of(store: RunStore, manifest: RunManifest) -> LoadedSuite:
     return loaded
 
 
-def _graders(loaded: LoadedSuite) -> list[BoundGrader]:
-    """The suite's graders, bound as a run binds them (the dataset checks were the shards')."""
-    from evalkit.graders.bind import bind_graders
+def _graders(loaded: LoadedSuite, manifest: RunManifest) -> list[BoundGrader]:
+    """The graders as the run bound them (the suite's, and rows' own ones, which need the
+    dataset); a suite without graders needs nothing beyond the shards' folders."""
+    from evalkit.plan import prepare
 
-    if not loaded.suite.graders:
+    if not manifest.graders:
         return []
-    metric_names = [m.display_name for m in loaded.suite.metrics]
-    return bind_graders(loaded, [], "the shards' rows", metric_names)
+    options = manifest.options
+    try:
+        plan = prepare(
+            loaded, limit=options.limit, variants=options.variants, models=options.models
+        )
+    except SuiteError as exc:
+        exc.hint = exc.hint or "merge binds the graders against the dataset: give --suite PATH"
+        raise
+    digest = plan.dataset_info().digest
+    if digest != manifest.dataset.digest:
+        raise SuiteError(
+            f"the dataset merge found is not the one the shards ran (digest {digest}, the"
+            f" shards': {manifest.dataset.digest})",
+            hint="run merge where the suite's dataset is as it was, or give --suite PATH",
+        )
+    return plan.graders
 
 
 def _write(

@@ -335,7 +335,8 @@ def _with_dataset(suite: SuiteSource, dataset: Any, base_dir: Path | None) -> An
         raise SuiteError("dataset= takes a list of mappings or a pandas DataFrame")
     loaded = _loaded(suite, base_dir)
     rows = [{str(k): v for k, v in row.items()} for row in dataset]
-    config = DatasetConfig(rows=rows, id_field=loaded.suite.dataset.id_field)
+    id_field = loaded.suite.dataset.id_field if loaded.suite.dataset is not None else None
+    config = DatasetConfig(rows=rows, id_field=id_field)
     return adopt_suite(loaded.suite.model_copy(update={"dataset": config}), loaded.base_dir)
 
 

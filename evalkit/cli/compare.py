@@ -1,4 +1,5 @@
-"""`evalkit compare RUN_A RUN_B`: both values, the difference and the examples that changed."""
+"""`evalkit compare RUN_A RUN_B`: both values, the difference, and the examples that changed,
+side by side (input, expected, A's and B's outputs with every score and reason)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from evalkit.cli.options import runs_dir_option
     type=click.IntRange(min=0),
     default=10,
     show_default=True,
-    help="Changed examples listed per metric.",
+    help="Changed examples listed per metric and shown side by side per variant x model.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
 @handle_errors
@@ -33,7 +34,8 @@ def compare_cmd(
     """Compare RUN_A (reference) with RUN_B (candidate), example by example.
 
     For every variant x model and metric: both values, the difference B - A, a paired p-value
-    (McNemar for pass/fail, Wilcoxon for scores) and the examples whose score changed.
+    (McNemar for pass/fail, Wilcoxon for scores) and the examples whose score changed; then
+    those examples side by side: input, expected, A's and B's outputs, each score and reason.
 
     \b
     evalkit compare 20261127-101500-faq-1a2b 20261128-090000-faq-3c4d
@@ -44,7 +46,7 @@ def compare_cmd(
 
     comparison = compare_runs(runs_dir or default_runs_dir(), run_a, run_b)
     if as_json:
-        click.echo(json.dumps(comparison.to_json(), indent=2))
+        click.echo(json.dumps(comparison.to_json(max_examples), indent=2, ensure_ascii=False))
         return
     from rich.console import Console
 
@@ -83,6 +85,47 @@ def print_comparison(out: Any, comparison: Any, max_examples: int) -> None:
             out.print(f"only in run {label}: {variant} x {model}")
     for diff in comparison.diffs:
         _print_examples(out, diff, max_examples)
+    print_side_by_side(out, comparison, max_examples)
+
+
+def print_side_by_side(out: Any, comparison: Any, max_examples: int) -> None:
+    """Each changed example (up to `max_examples` per variant x model): A and B in columns."""
+    from rich.table import Table
+
+    from evalkit.cli.show import output_text, plain, print_fields, scores_text
+
+    shown = comparison.shown_examples(max_examples)
+    kinds = {(d.variant, d.model, d.metric): d.kind for d in comparison.diffs}
+    cell: tuple[str, str] | None = None
+    for pair in shown:
+        if (pair.variant, pair.model) != cell:
+            cell = (pair.variant, pair.model)
+            title = f"\n{pair.variant} x {pair.model} · changed examples, side by side"
+            out.print(plain(title, style="bold"))
+        moved = ", ".join(
+            f"{m}: {_value(a, kinds.get((*cell, m), 'mean'))}"
+            f" -> {_value(b, kinds.get((*cell, m), 'mean'))}"
+            for m, (a, b) in pair.changes.items()
+        )
+        out.print(plain(f"\n{pair.example_id}", style="bold") + plain(f"  {moved}"))
+        print_fields(out, pair.input, pair.expected)
+        if pair.input_a is not None:
+            print_fields(out, pair.input_a, {})
+            out.print(plain("  (run A's dataset row differed: above, its input)", style="yellow"))
+        table = Table(show_lines=True)
+        table.add_column("")
+        table.add_column(f"A {comparison.run_a}", overflow="fold", ratio=1)
+        table.add_column(f"B {comparison.run_b}", overflow="fold", ratio=1)
+        for i in range(max(len(pair.a), len(pair.b))):
+            a = pair.a[i] if i < len(pair.a) else None
+            b = pair.b[i] if i < len(pair.b) else None
+            label = "output" if max(len(pair.a), len(pair.b)) == 1 else f"repeat {i}"
+            table.add_row(label, output_text(a), output_text(b))
+            table.add_row("scores", scores_text(a), scores_text(b))
+        out.print(table)
+    left = len(comparison.examples) - len(shown)
+    if left:
+        out.print(f"\n… {left} more changed examples (--examples N, or --json)")
 
 
 def _print_examples(out: Any, diff: Any, max_examples: int) -> None:

@@ -8,6 +8,7 @@ or different; nothing is written).
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -19,11 +20,17 @@ from evalkit.cli.options import runs_dir_option, with_report_options, with_track
 @click.command("merge")
 @click.argument("runs", nargs=-1, required=True, metavar="RUN...")
 @click.option("-o", "--output", "output", required=True, metavar="RUN_ID", help="The merged run.")
+@click.option(
+    "--suite",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The suite file as the shards ran it, for graders whose dataset the shards' copy of the"
+    " suite cannot find [default: that copy, resolved where the suite was].",
+)
 @runs_dir_option()
 @with_tracking_options
 @with_report_options
 @handle_errors
-def merge_cmd(runs: tuple[str, ...], output: str, **kwargs: Any) -> None:
+def merge_cmd(runs: tuple[str, ...], output: str, suite: Path | None, **kwargs: Any) -> None:
     """Merge the shard runs RUN... (one per shard, 1..N) into the run RUN_ID.
 
     \b
@@ -54,7 +61,7 @@ def merge_cmd(runs: tuple[str, ...], output: str, **kwargs: Any) -> None:
     )
     if kwargs["runs_dir"] is not None:
         options.runs_dir = kwargs["runs_dir"]
-    result = merge(list(runs), output, options)
+    result = merge(list(runs), output, options, suite=suite)
     err.print(f"merged {len(runs)} shards into {result.run_dir}/", highlight=False, soft_wrap=True)
     print_result(result, err)
     sys.exit(result.exit_code)

@@ -48,6 +48,12 @@ report_options = [
         help="Write a Markdown summary (also appended to $GITHUB_STEP_SUMMARY when set).",
     ),
     click.option(
+        "--html",
+        "html",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Write the HTML report (one offline file; vs --baseline when given).",
+    ),
+    click.option(
         "--report",
         "report",
         multiple=True,
@@ -81,7 +87,7 @@ def with_tracking_options(fn: Any) -> Any:
 
 
 def with_report_options(fn: Any) -> Any:
-    """--junit, --junit-examples, --markdown, --report and --baseline (`run` and `gate`)."""
+    """--junit, --junit-examples, --markdown, --html, --report and --baseline (`run`, `gate`)."""
     for option in reversed(report_options):
         fn = option(fn)
     return fn
@@ -96,6 +102,11 @@ def report_requests(options: dict[str, Any]) -> list[tuple[str, Path, dict[str, 
         requests.append(("junit", options["junit"], {"examples": options.get("junit_examples")}))
     if options.get("markdown") is not None:
         requests.append(("markdown", options["markdown"], {}))
+    if options.get("html") is not None:
+        # the run's own --baseline; a first run, whose baseline is not set yet, still gets
+        # its report (without the comparison), as its regression gates are skipped
+        html_options = {"baseline": options.get("baseline"), "if_missing": "skip"}
+        requests.append(("html", options["html"], html_options))
     for spec in options.get("report") or ():
         name, sep, path = spec.partition("=")
         if not sep or not name or not path:

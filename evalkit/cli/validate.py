@@ -33,3 +33,6 @@ def validate_cmd(suite: Path, quiet: bool) -> None:
     if s.graders:  # which grader asks which judge
         graders = [f"{g.display_name} ({g.type}: {', '.join(g.judge_ids)})" for g in s.graders]
         click.echo(f"  graders   {', '.join(graders)}")
+    own = [m.name for m in plan.row_metrics] + [g.name for g in plan.graders if g.examples]
+    if own:  # rows' own assertions (tests: or an assert column), scored where they are carried
+        click.echo(f"  per row   {', '.join(dict.fromkeys(own))}")

@@ -40,6 +40,8 @@ _SUFFIX_FORMATS = {
 
 def load_dataset(loaded: LoadedSuite) -> list[Example]:
     """The examples of a loaded suite (errors point at the suite's `dataset:` line)."""
+    if loaded.suite.dataset is None:  # a suite of `tests:` only
+        return []
     return load_examples(
         loaded.suite.dataset,
         loaded.base_dir,

@@ -126,6 +126,9 @@ class Engine:
         if gen.error is None:
             for hook in self.hooks:
                 scores.update(await hook(item, messages, gen, dict(scores)))
+            own = item.example.assertions
+            if own is not None and own.verdict is not None:
+                scores[own.verdict] = row_verdict(scores)
         record = result_record(self.run_id, item, messages, gen, scores)
         self.store.append(record)
         if self.on_record is not None:
@@ -137,7 +140,9 @@ class Engine:
         ctx = ScoreContext(
             output=gen.output, row=item.example.row, generation=gen, messages=messages
         )
-        return {metric.name: metric.score(ctx) for metric in self.metrics}
+        own = item.example.assertions
+        metrics = [*self.metrics, *own.metrics] if own is not None else self.metrics
+        return {metric.name: metric.score(ctx) for metric in metrics}
 
     def _count(self, gen: Generation) -> None:
         self.stats.done += 1
@@ -147,3 +152,22 @@ class Engine:
             if len(self.stats.error_samples) < 5:
                 self.stats.error_samples.append(gen.error)
         self.progress.advance(error=gen.error is not None, cached=gen.cached)
+
+
+def row_verdict(scores: dict[str, Score]) -> Score:
+    """Whether every assertion of one item passed, as promptfoo decides a test.
+
+    A failed assertion fails the row; otherwise an unscored one leaves it unscored (never a
+    pass); a row with no pass/fail assertion at all is unscored too, with the reason. Skipped
+    graders (only_if) do not count: the metric that made them skip decides.
+    """
+    judged = {name: s for name, s in scores.items() if not s.skipped}
+    failed = [name for name, s in judged.items() if s.passed is False]
+    if failed:
+        return Score(0.0, passed=False, reason=f"failed: {', '.join(failed)}")
+    unscored = [name for name, s in judged.items() if s.value is None]
+    if unscored:
+        return Score(None, reason=f"unscored: {', '.join(unscored)}")
+    if not any(s.passed for s in judged.values()):
+        return Score(None, reason="no pass/fail assertion on this row")
+    return Score(1.0, passed=True)

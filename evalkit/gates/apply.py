@@ -28,13 +28,24 @@ from evalkit.suite.gates import AnyGate, FlakyGate, RegressionGate, ThresholdGat
 LineOf = Callable[[tuple[Any, ...]], "int | None"]
 
 
-def check_gates(suite: Any, file: str | None = None, line_of: LineOf | None = None) -> None:
-    """Refuse gates that name an unknown metric, variant or model, or need more repeats."""
+def check_gates(
+    suite: Any,
+    file: str | None = None,
+    line_of: LineOf | None = None,
+    *,
+    extra_metrics: Sequence[str] = (),
+    variants: Sequence[str] | None = None,
+) -> None:
+    """Refuse gates that name an unknown metric, variant or model, or need more repeats.
+
+    `extra_metrics`: score names the suite's rows add (their own assertions); `variants`: the
+    compiled variant names when a prompt file holds several prompts."""
     metrics = [m.display_name for m in suite.metrics]
     metrics += [_grader_name(g) for g in getattr(suite, "graders", None) or []]
+    metrics += [m for m in dict.fromkeys(extra_metrics) if m not in metrics]
     known = {
         "metric": [*metrics, *RECORD_FIELDS],
-        "variant": list(suite.prompts),
+        "variant": list(variants) if variants is not None else list(suite.prompts),
         "model": [m.id for m in suite.models],
     }
     for index, gate in enumerate(suite.gates):

@@ -16,6 +16,7 @@ from evalkit.gates.values import (
     Record,
     answered,
     by_example,
+    carries,
     example_means,
     is_pass_fail,
     percentile_of,
@@ -94,7 +95,7 @@ def _percentile(
 ) -> Estimate:
     from evalkit.stats.intervals import percentile
 
-    ok = answered(records)
+    ok = [r for r in answered(records) if carries(r, metric)]
     values = [v for r in ok if (v := record_value(r, metric, stat)) is not None]
     low, high = order_statistic_interval(values, q / 100, confidence)
     return Estimate(

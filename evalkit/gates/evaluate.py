@@ -23,7 +23,7 @@ from typing import Any
 
 from evalkit.gates.estimates import Estimate, estimate
 from evalkit.gates.regression import BaselineSource, decide_regressions
-from evalkit.gates.values import Cell, Record, answered, cells_of, outcomes
+from evalkit.gates.values import Cell, Record, answered, carries, cells_of, outcomes
 from evalkit.gates.verdict import GateResult, Verdict, cell_label
 from evalkit.results.schema import FlakyReport
 from evalkit.suite.gates import (
@@ -210,6 +210,8 @@ def _error_rate(gate: ErrorRateGate, cell: Cell, records: list[Record]) -> GateR
 
 def _unscored_rate(gate: UnscoredRateGate, cell: Cell, records: list[Record]) -> GateResult:
     ok = answered(records)
+    if gate.metric:  # rows that do not carry the metric are not in its denominator
+        ok = [r for r in ok if carries(r, gate.metric)]
     unscored = sum(1 for r in ok if _unscored(r, gate.metric))
     return _rate_result(gate, cell, unscored, len(ok), "answered items unscored")
 

@@ -87,11 +87,20 @@ def _passed(score: ScoreDoc) -> float | None:
     return None
 
 
+def carries(record: Record, metric: str) -> bool:
+    """Whether the record has `metric` at all: a row's own assertion is absent on other rows,
+    which is "not asserted", not "unscored" (the record fields are on every record)."""
+    return metric in record.scores or metric in RECORD_FIELDS
+
+
 def by_example(records: list[Record], metric: str, stat: str) -> dict[str, list[float | None]]:
-    """Every example's values over its repeats (None: that repeat is unscored)."""
+    """Every example's values over its repeats (None: that repeat is unscored).
+
+    Examples whose rows do not carry the metric are left out, not counted as unscored."""
     out: dict[str, list[float | None]] = defaultdict(list)
     for record in answered(records):
-        out[record.example_id].append(record_value(record, metric, stat))
+        if carries(record, metric):
+            out[record.example_id].append(record_value(record, metric, stat))
     return dict(out)
 
 

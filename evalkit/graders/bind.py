@@ -46,6 +46,11 @@ class BoundGrader:
     aggregate: Literal["majority", "mean"]
     input_template: Template | None = None
     reference_template: Template | None = None
+    # the examples it judges when rows carry it as their own assertion; None: every example
+    examples: frozenset[str] | None = None
+
+    def applies_to(self, example_id: str) -> bool:
+        return self.examples is None or example_id in self.examples
 
     @property
     def pairwise(self) -> bool:
@@ -57,49 +62,81 @@ class BoundGrader:
 
 
 def bind_graders(
-    loaded: LoadedSuite, examples: list[Example], source: str, metric_names: list[str]
+    loaded: LoadedSuite,
+    examples: list[Example],
+    source: str,
+    metric_names: list[str],
+    variant_names: list[str] | None = None,
 ) -> list[BoundGrader]:
     """Validate and bind every grader of the suite (an empty list without graders)."""
     bound: list[BoundGrader] = []
     taken = set(metric_names)
     for index, config in enumerate(loaded.suite.graders):
-        at = _Locator(loaded, index)
-        name = config.display_name
+        at = Locator(loaded, ("graders", index))
         with at("name"):
-            if name in taken:
+            if config.display_name in taken:
                 raise SuiteError(
-                    f"grader name '{name}' is already used by a metric or another grader",
+                    f"grader name '{config.display_name}' is already used by a metric or another"
+                    " grader",
                     hint="give the grader its own name: name: ...",
                 )
-        with at("judge" if config.judge is not None else "judges"):
-            _check_judges(name, config.judge_ids, loaded)
-        with at("variants" if isinstance(config, PairwiseGrader) else "only_if"):
-            _check_references(config, loaded, metric_names)
-        grader = _bind_one(config, loaded, at)
-        _check_columns(grader, examples, source, at)
-        taken.add(name)
+        grader = bind_grader(config, loaded, examples, source, metric_names, at, variant_names)
+        taken.add(grader.name)
         bound.append(grader)
     return bound
 
 
-class _Locator:
-    """`with at("judge"):` gives a SuiteError raised inside the file:line of that key."""
+def bind_grader(
+    config: GraderConfig,
+    loaded: LoadedSuite,
+    examples: list[Example],
+    source: str,
+    metric_names: list[str],
+    at: Locator,
+    variant_names: list[str] | None = None,
+) -> BoundGrader:
+    """One grader, checked against the examples it judges (errors located by `at`)."""
+    with at("judge" if config.judge is not None else "judges"):
+        _check_judges(config.display_name, config.judge_ids, loaded)
+    with at("variants" if isinstance(config, PairwiseGrader) else "only_if"):
+        _check_references(config, loaded, metric_names, variant_names)
+    grader = _bind_one(config, loaded, at)
+    _check_columns(grader, examples, source, at)
+    return grader
 
-    def __init__(self, loaded: LoadedSuite, index: int) -> None:
+
+class Locator:
+    """`with at("judge"):` gives a SuiteError raised inside the file:line of that key.
+
+    `prefix` is where the grader is written (("graders", 2)); `file`/`line` override it for a
+    grader written outside the suite file (a dataset row's own assertion)."""
+
+    def __init__(
+        self,
+        loaded: LoadedSuite,
+        prefix: tuple[Any, ...],
+        file: str | None = None,
+        line: int | None = None,
+    ) -> None:
         self.loaded = loaded
-        self.index = index
+        self.prefix = prefix
+        self.file = file
+        self.line = line
 
     @contextmanager
     def __call__(self, key: str) -> Iterator[None]:
         try:
             yield
         except SuiteError as exc:
-            exc.file = self.loaded.file
-            exc.line = exc.line or self.loaded.line_of(("graders", self.index, key))
+            if self.file is not None:
+                exc.file, exc.line = self.file, self.line
+            else:
+                exc.file = self.loaded.file
+                exc.line = exc.line or self.loaded.line_of((*self.prefix, key))
             raise
 
 
-def _bind_one(config: GraderConfig, loaded: LoadedSuite, at: _Locator) -> BoundGrader:
+def _bind_one(config: GraderConfig, loaded: LoadedSuite, at: Locator) -> BoundGrader:
     name = config.display_name
     with at("type"):
         kind = grader_type(config.type)
@@ -140,12 +177,18 @@ def _check_judges(name: str, judge_ids: list[str], loaded: LoadedSuite) -> None:
             )
 
 
-def _check_references(config: GraderConfig, loaded: LoadedSuite, metric_names: list[str]) -> None:
+def _check_references(
+    config: GraderConfig,
+    loaded: LoadedSuite,
+    metric_names: list[str],
+    variant_names: list[str] | None = None,
+) -> None:
     """only_if names real metrics; a pairwise grader names two variants (or models)."""
     name = config.display_name
     if isinstance(config, PairwiseGrader):
         suite = loaded.suite
-        known = list(suite.prompts) if config.by == "variant" else [m.id for m in suite.models]
+        variants = variant_names if variant_names is not None else list(suite.prompts)
+        known = variants if config.by == "variant" else [m.id for m in suite.models]
         for side in config.sides:
             if side not in known:
                 raise SuiteError(
@@ -191,7 +234,7 @@ def _compile(source: str, origin: str) -> Template:
     return compile_template(source, origin)
 
 
-def _check_columns(grader: BoundGrader, examples: list[Example], source: str, at: _Locator) -> None:
+def _check_columns(grader: BoundGrader, examples: list[Example], source: str, at: Locator) -> None:
     """Templates that read the row (input, reference, a custom prompt) find their columns."""
     from evalkit.prompts.render import render, template_variables
     from evalkit.prompts.variants import check_template_variables

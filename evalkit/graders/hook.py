@@ -160,10 +160,10 @@ class GraderHook:
     async def __call__(
         self, item: WorkItem, messages: list[Message], gen: Generation, scores: dict[str, Score]
     ) -> dict[str, Score]:
-        results = await asyncio.gather(
-            *(g.grade(item, messages, gen, scores) for g in self.graders)
-        )
-        return {g.name: score for g, score in zip(self.graders, results, strict=True)}
+        # a row's own graders judge only the examples that carry them
+        graders = [g for g in self.graders if g.bound.applies_to(item.example.id)]
+        results = await asyncio.gather(*(g.grade(item, messages, gen, scores) for g in graders))
+        return {g.name: score for g, score in zip(graders, results, strict=True)}
 
 
 @dataclass

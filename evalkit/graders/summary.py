@@ -23,6 +23,8 @@ def estimate_judge_calls(plan: RunShape) -> dict[str, int]:
     calls: dict[str, int] = {}
     for grader in plan.graders:
         per_judge = plan.total * grader.config.samples
+        if grader.examples is not None:  # a row's own grader judges only its rows
+            per_judge = per_judge * len(grader.examples) // max(len(plan.examples), 1)
         if isinstance(grader.config, PairwiseGrader):
             per_judge = _pairs(grader.config, plan) * 2 * grader.config.samples
         for jid in grader.judge_ids:

@@ -17,6 +17,11 @@ Prompt files:
       {{ question }}
 
   Blank lines around each section are trimmed. Text before the first marker is an error.
+  A `.txt` file may hold several prompts separated by lines of `---` (promptfoo's prompts
+  file): each becomes a variant, named `<variant>-1`, `<variant>-2`, ...
+
+A variant with `from_row: COLUMN` sends each row's own messages (see row_messages.py) after
+the variant's messages; a message's `name` reaches the provider.
 
     variants = compile_variants(suite, base_dir)
     check_variables(variants, examples)
@@ -41,9 +46,11 @@ from evalkit.suite.validation import validate_model
 from evalkit.suite.yaml_lines import parse_yaml, text_line
 
 from .render import compile_template, render, template_variables
+from .row_messages import check_row_messages, row_messages
 
 Lines = Mapping[tuple[str, ...], int]
 _ROLE_MARKER = re.compile(r"^\{#-?\s*(system|user|assistant)\s*-?#\}\s*$", re.MULTILINE)
+_SEPARATOR = re.compile(r"^---[ \t]*$", re.MULTILINE)  # between prompts of a .txt file
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +60,7 @@ class CompiledMessage:
     template: Template
     origin: str  # the file the template was written in
     line: int | None = None
+    name: str | None = None  # the speaker's name (few-shot turns), sent as the message's name
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,34 +72,51 @@ class CompiledVariant:
     variables: frozenset[str]
     template_text: str  # readable dump: "[system]\n...\n\n[user]\n..."
     hash: str  # changes when any role or template text changes
+    from_row: str | None = None  # a column of each row holding its own messages
 
     def render(self, example: Example) -> list[Message]:
-        return [
-            {
-                "role": m.role,
-                "content": render(
-                    m.template,
-                    example.row,
-                    example_id=example.id,
-                    origin=m.origin,
-                    line=example.line,
-                ),
-            }
-            for m in self.messages
-        ]
+        rendered = [_rendered(m, example) for m in self.messages]
+        if self.from_row is not None:
+            rendered += row_messages(example, self.from_row)
+        return rendered
 
 
-def make_variant(name: str, messages: list[CompiledMessage]) -> CompiledVariant:
+def _rendered(message: CompiledMessage, example: Example) -> Message:
+    content = render(
+        message.template,
+        example.row,
+        example_id=example.id,
+        origin=message.origin,
+        line=example.line,
+    )
+    out: Message = {"role": message.role, "content": content}
+    if message.name is not None:
+        out["name"] = message.name
+    return out
+
+
+def make_variant(
+    name: str, messages: list[CompiledMessage], from_row: str | None = None
+) -> CompiledVariant:
     variables: set[str] = set()
     for message in messages:
         variables |= template_variables(message.source)
+    text = "\n\n".join(f"[{_label(m)}]\n{m.source}" for m in messages)
+    if from_row is not None:
+        text += ("\n\n" if text else "") + f"[from_row: {from_row}]"
+    parts: list[Any] = [[m.role, m.source, *([m.name] if m.name else [])] for m in messages]
     return CompiledVariant(
         name=name,
         messages=tuple(messages),
         variables=frozenset(variables),
-        template_text="\n\n".join(f"[{m.role}]\n{m.source}" for m in messages),
-        hash=stable_hash([[m.role, m.source] for m in messages]),
+        template_text=text,
+        hash=stable_hash(parts + ([["from_row", from_row]] if from_row else [])),
+        from_row=from_row,
     )
+
+
+def _label(message: CompiledMessage) -> str:
+    return message.role if message.name is None else f"{message.role} {message.name}"
 
 
 def compile_loaded(loaded: LoadedSuite) -> dict[str, CompiledVariant]:
@@ -110,14 +135,25 @@ def compile_variants(
 ) -> dict[str, CompiledVariant]:
     """Compile every prompt variant of `suite`; syntax errors point at file:line."""
     origin = suite_file or "suite"
-    compiled = {}
+    compiled: dict[str, CompiledVariant] = {}
     for name, variant in suite.prompts.items():
         loc = ("prompts", name)
         messages = _inline_messages(variant, loc, origin, lines or {})
+        prompts = [messages]
+        line = text_line(lines or {}, (*loc, "file")) or text_line(lines or {}, loc)
         if variant.file:
-            line = text_line(lines or {}, (*loc, "file")) or text_line(lines or {}, loc)
-            messages += _file_messages(variant.file, base_dir, origin, line)
-        compiled[name] = make_variant(name, messages)
+            prompts = [messages + p for p in _file_prompts(variant.file, base_dir, origin, line)]
+        names = [name] if len(prompts) == 1 else [f"{name}-{i}" for i in range(1, len(prompts) + 1)]
+        for variant_name, prompt in zip(names, prompts, strict=True):
+            if variant_name in compiled or (variant_name != name and variant_name in suite.prompts):
+                raise SuiteError(
+                    f"prompt file {variant.file} makes the variant '{variant_name}', which the"
+                    " suite already has",
+                    file=origin,
+                    line=line,
+                    hint="rename the variant: a file with several prompts names them <name>-N",
+                )
+            compiled[variant_name] = make_variant(variant_name, prompt, variant.from_row)
     return compiled
 
 
@@ -128,7 +164,9 @@ def _inline_messages(
     for index, message in enumerate(variant.messages):
         line = _message_line(lines, loc, index, message.role)
         template = compile_template(message.content, origin, line)
-        out.append(CompiledMessage(message.role, message.content, template, origin, line))
+        out.append(
+            CompiledMessage(message.role, message.content, template, origin, line, message.name)
+        )
     return out
 
 
@@ -144,9 +182,10 @@ def _message_line(lines: Lines, loc: tuple[str, ...], index: int, role: str) -> 
 # --- prompt files -----------------------------------------------------------------------------
 
 
-def _file_messages(
+def _file_prompts(
     relpath: str, base_dir: Path, suite_file: str, suite_line: int | None
-) -> list[CompiledMessage]:
+) -> list[list[CompiledMessage]]:
+    """The prompts of a file: one, or several from a `.txt` file with `---` lines between."""
     path = Path(relpath).expanduser()
     path = path if path.is_absolute() else base_dir / path
     try:
@@ -160,8 +199,18 @@ def _file_messages(
         ) from None
     file = display_path(path)
     if path.suffix.lower() in (".yaml", ".yml"):
-        return _yaml_messages(text, file)
-    return _text_messages(text, file)
+        return [_yaml_messages(text, file)]
+    if path.suffix.lower() != ".txt" or not _SEPARATOR.search(text):
+        return [_text_messages(text, file)]
+    prompts, start = [], 0
+    for separator in [*_SEPARATOR.finditer(text), None]:
+        end = separator.start() if separator is not None else len(text)
+        chunk = text[start:end]
+        if chunk.strip():
+            offset = text.count("\n", 0, start)
+            prompts.append(_text_messages(chunk, file, offset))
+        start = separator.end() if separator is not None else end
+    return prompts
 
 
 def _yaml_messages(text: str, file: str) -> list[CompiledMessage]:
@@ -177,10 +226,12 @@ def _yaml_messages(text: str, file: str) -> list[CompiledMessage]:
     return _inline_messages(variant, (), file, lines)
 
 
-def _text_messages(text: str, file: str) -> list[CompiledMessage]:
+def _text_messages(text: str, file: str, offset: int = 0) -> list[CompiledMessage]:
+    """`offset`: lines of the file before `text` (a prompt after a `---` separator)."""
     sections = _split_sections(text, file)
     out = []
-    for role, line, body in sections:
+    for role, first, body in sections:
+        line = first + offset
         template = compile_template(body, file, line)
         out.append(CompiledMessage(role, body, template, file, line))
     return out
@@ -233,6 +284,8 @@ def check_variables(
     rendered for real, because a template may guard it (`{% if hint is defined %}`).
     """
     for variant in variants.values():
+        if variant.from_row is not None:
+            check_row_messages(variant.name, variant.from_row, examples, source)
         check_template_variables(
             f"prompt '{variant.name}'", variant.variables, variant.render, examples, source=source
         )

@@ -11,7 +11,7 @@ Everything from the run is escaped: outputs are untrusted model text.
     write_html_report(Path("runs/ci-42"), Path("report.html"), baseline="main")
 
 `evalkit report RUN --baseline main -o report.html` is the command line; as a reporter it is
-`--report html=report.html` (options: baseline, max_examples).
+`--report html=report.html` (options: baseline, max_examples, if_missing: skip).
 """
 
 from __future__ import annotations
@@ -99,7 +99,14 @@ class HtmlReporter:
 
     def write(self, run: StoredRun, path: Path, options: dict[str, Any]) -> None:
         ref = options.get("baseline")
-        other = load_baseline(str(ref), run.run_dir.parent) if ref else None
+        other = None
+        try:
+            other = load_baseline(str(ref), run.run_dir.parent) if ref else None
+        except SuiteError:
+            # `if_missing: skip` (what --html asks): a run whose baseline is not set yet
+            # still gets its report, as its regression gates are skipped rather than failed
+            if options.get("if_missing") != "skip":
+                raise
         limit = int(options.get("max_examples") or MAX_EXAMPLES)
         path.write_text(render_html(run, other, max_examples=limit), encoding="utf-8")
 

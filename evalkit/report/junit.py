@@ -4,6 +4,10 @@ CI systems (GitHub, GitLab, Jenkins) render JUnit natively, so a failed gate sho
 test whose message says why. A run that did not complete adds a "run complete" case in error.
 
     write_junit(summary, Path("evalkit-junit.xml"), records=store.records())
+
+A failed example's case holds why it failed, its output and its expected value: the dataset
+columns the run's metrics compare with (`expected_keys`, as the reporter finds them from the
+manifest), else the row's column named the usual way ("expected", "answer", "reference", ...).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from evalkit.report.gate_text import observed_text, statistics_text
+from evalkit.results.examples import expected_keys, fields_text, row_keys, split_row, usual_expected
 from evalkit.results.schema import GateResultDoc, ResultRecord, RunSummary
 
 if TYPE_CHECKING:
@@ -28,14 +33,19 @@ def _x(text: Any) -> str:
     return _ILLEGAL.sub("\ufffd", str(text))
 
 
-def junit_xml(summary: RunSummary, records: list[ResultRecord] | None = None) -> str:
-    """The report as a string; `records` adds a failing case per failed example."""
+def junit_xml(
+    summary: RunSummary,
+    records: list[ResultRecord] | None = None,
+    expected: list[str] | None = None,
+) -> str:
+    """The report as a string; `records` adds a failing case per failed example, and
+    `expected` names the dataset columns shown as its expected value (default: the usual name)."""
     suite_name = f"evalkit.{summary.suite or 'suite'}"
     cases = [_run_case(summary, suite_name)]
     gates = summary.verdict.gates if summary.verdict else []
     cases += [_gate_case(g, suite_name) for g in gates]
     if records:
-        cases += [_example_case(r, suite_name) for r in records if _failures(r)]
+        cases += [_example_case(r, suite_name, expected) for r in records if _failures(r)]
     suite = ET.Element(
         "testsuite",
         name=suite_name,
@@ -57,9 +67,14 @@ def junit_xml(summary: RunSummary, records: list[ResultRecord] | None = None) ->
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 
 
-def write_junit(summary: RunSummary, path: Path, records: list[ResultRecord] | None = None) -> None:
+def write_junit(
+    summary: RunSummary,
+    path: Path,
+    records: list[ResultRecord] | None = None,
+    expected: list[str] | None = None,
+) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(junit_xml(summary, records), encoding="utf-8")
+    path.write_text(junit_xml(summary, records, expected), encoding="utf-8")
 
 
 class JUnitReporter:
@@ -68,8 +83,11 @@ class JUnitReporter:
     name = "junit"
 
     def write(self, run: StoredRun, path: Path, options: dict[str, Any]) -> None:
-        records = run.records() if options.get("examples") else None
-        write_junit(run.summary, path, records=records)
+        if not options.get("examples"):
+            write_junit(run.summary, path)
+            return
+        records = run.records()
+        write_junit(run.summary, path, records, expected_keys(run.manifest, row_keys(records)))
 
 
 def _case(classname: str, name: str) -> ET.Element:
@@ -114,7 +132,9 @@ def _failures(record: ResultRecord) -> list[str]:
     return out
 
 
-def _example_case(record: ResultRecord, suite_name: str) -> ET.Element:
+def _example_case(
+    record: ResultRecord, suite_name: str, expected_keys: list[str] | None
+) -> ET.Element:
     name = f"{record.example_id} [{record.variant}/{record.model}] repeat {record.repeat}"
     case = _case(f"{suite_name}.examples", name)
     reasons = _failures(record)
@@ -122,17 +142,18 @@ def _example_case(record: ResultRecord, suite_name: str) -> ET.Element:
     text = "\n".join(reasons)
     if record.output:
         text += f"\n\noutput:\n{record.output}"
-    expected = _expected(record)
-    if expected:
+    expected = _expected(record, expected_keys)
+    if expected is not None:
         text += f"\n\nexpected:\n{expected}"
     failure.text = _x(text)
     return case
 
 
-def _expected(record: ResultRecord) -> str | None:
-    """The row's expected value, when the dataset names one the usual way."""
-    row = record.inputs or {}
-    for key in ("expected", "reference", "ideal", "answer", "target", "label"):
-        if row.get(key) not in (None, ""):
-            return str(row[key])
-    return None
+def _expected(record: ResultRecord, keys: list[str] | None) -> str | None:
+    """The row's expected value(s): text as is, other values as JSON ("name: value" lines
+    when several columns are expected); None when the row has none. Without `keys`, the
+    row's own column named the usual way."""
+    if keys is None:
+        keys = usual_expected(record.inputs or {})
+    _, wanted = split_row(record.inputs, keys)
+    return fields_text(wanted) if wanted else None

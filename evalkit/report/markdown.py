@@ -1,19 +1,24 @@
 """A Markdown summary of a run for CI: verdict, matrix, gates with statistics, regressions.
 
 `write_markdown(summary, path)` writes it to `path` and, inside GitHub Actions (where
-$GITHUB_STEP_SUMMARY names a file), appends it to the job summary page as well.
+$GITHUB_STEP_SUMMARY names a file), appends it to the job summary page as well. With the run's
+records (`ExampleRows`), each regressed example shows its input and expected value next to the
+baseline's output and the current one. Text from the run is cut short and escaped (pipes,
+newlines, and HTML, which GitHub would otherwise render).
 
-    write_markdown(store.summary(), Path("evalkit.md"))
+    write_markdown(run.summary, Path("evalkit.md"), ExampleRows(run.manifest, run.records()))
 """
 
 from __future__ import annotations
 
+import html
 import math
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from evalkit.report.gate_text import RESULT_TEXT, num, observed_text, statistics_text, verdict_line
+from evalkit.results.examples import ExampleRows
 from evalkit.results.schema import MetricStats, RunSummary
 
 if TYPE_CHECKING:
@@ -28,20 +33,21 @@ def cell(text: Any) -> str:
     return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").strip()
 
 
-def markdown_report(summary: RunSummary) -> str:
+def markdown_report(summary: RunSummary, rows: ExampleRows | None = None) -> str:
+    """The report; `rows` (the run's inputs) adds input and expected to regressed examples."""
     parts = [
         _header(summary),
         _matrix(summary),
         _gates(summary),
-        _regressed(summary),
+        _regressed(summary, rows),
         _flaky(summary),
     ]
     return "\n\n".join(p for p in parts if p) + "\n"
 
 
-def write_markdown(summary: RunSummary, path: Path | None) -> str:
+def write_markdown(summary: RunSummary, path: Path | None, rows: ExampleRows | None = None) -> str:
     """Write the report to `path` (if given) and append it to $GITHUB_STEP_SUMMARY (if set)."""
-    text = markdown_report(summary)
+    text = markdown_report(summary, rows)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
@@ -58,7 +64,14 @@ class MarkdownReporter:
     name = "markdown"
 
     def write(self, run: StoredRun, path: Path, options: dict[str, Any]) -> None:
-        write_markdown(run.summary, path)
+        # the records are read only when a regressed example needs its input and expected value
+        rows = ExampleRows(run.manifest, run.records()) if _has_regressed(run.summary) else None
+        write_markdown(run.summary, path, rows)
+
+
+def _has_regressed(summary: RunSummary) -> bool:
+    gates = summary.verdict.gates if summary.verdict else []
+    return any(g.type == "regression" and g.examples for g in gates)
 
 
 def _header(summary: RunSummary) -> str:
@@ -132,29 +145,55 @@ def _gates(summary: RunSummary) -> str:
     return text
 
 
-def _regressed(summary: RunSummary) -> str:
+REGRESSED_HEAD = [
+    "example",
+    "baseline",
+    "current",
+    "input",
+    "expected",
+    "baseline output",
+    "current output",
+]
+
+
+def _regressed(summary: RunSummary, rows: ExampleRows | None) -> str:
     blocks = []
     for gate in summary.verdict.gates if summary.verdict else []:
         examples = gate.examples
         if gate.type != "regression" or not examples:
             continue
-        rows = [
-            [e["example_id"], num(e["baseline"]), num(e["current"]), _short(e.get("output"))]
-            for e in examples[:MAX_EXAMPLE_ROWS]
-        ]
-        more = len(examples) - len(rows)
-        table = _table(["example", "baseline", "current", "current output"], rows)
+        lines = [_regressed_row(e, rows) for e in examples[:MAX_EXAMPLE_ROWS]]
+        more = len(examples) - len(lines)
+        table = _table(REGRESSED_HEAD, lines)
         note = f"\n\n…and {more} more in summary.json" if more > 0 else ""
-        title = f"{cell(gate.name)}: {len(examples)} examples scored lower"
+        title = html.escape(
+            f"{cell(gate.name)}: {len(examples)} examples scored lower", quote=False
+        )
         blocks.append(f"<details><summary>{title}</summary>\n\n{table}{note}\n\n</details>")
     return "### Examples scored lower than the baseline\n\n" + "\n\n".join(blocks) if blocks else ""
 
 
+def _regressed_row(example: dict[str, Any], rows: ExampleRows | None) -> list[str]:
+    example_id = example["example_id"]
+    return [
+        _short(str(example_id), 40),
+        num(example["baseline"]),
+        num(example["current"]),
+        _short(rows.input(example_id) if rows else None, 60),
+        _short(rows.expected_value(example_id) if rows else None, 40),
+        _short(example.get("baseline_output")),
+        _short(example.get("output")),
+    ]
+
+
 def _short(text: Any, width: int = 80) -> str:
+    """Run text for a table cell: one line, at most `width` characters, HTML escaped (GitHub
+    renders tags in Markdown, so a model's "<details>" or "</table>" would break the page)."""
     if not isinstance(text, str):
         return "–"
     text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1] + "…"
+    text = text if len(text) <= width else text[: width - 1] + "…"
+    return html.escape(text, quote=False)
 
 
 def _flaky(summary: RunSummary) -> str:

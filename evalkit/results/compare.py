@@ -11,6 +11,8 @@ scores; it is a guide for reading, the release gates decide.
     comparison = compare_runs(Path("runs"), "20261127-101500-faq-1a2b", "20261128-090000-faq-3c4d")
     for diff in comparison.diffs:
         print(diff.metric, diff.a_mean, diff.b_mean, diff.diff, len(diff.changed))
+    for pair in comparison.examples:          # changed examples side by side
+        print(pair.example_id, pair.input, pair.expected, pair.a[0].output, pair.b[0].output)
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from evalkit.results.examples import PairedExample, paired_examples
 from evalkit.results.schema import MetricStats, ResultRecord
 from evalkit.results.store import RunStore
 
@@ -89,8 +92,25 @@ class Comparison:
     cells_only_a: list[Cell] = field(default_factory=list)
     cells_only_b: list[Cell] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # e.g. different suites or datasets
+    # every example whose score changed, per variant x model, biggest change first
+    examples: list[PairedExample] = field(default_factory=list)
 
-    def to_json(self) -> dict[str, Any]:
+    def shown_examples(self, per_cell: int | None) -> list[PairedExample]:
+        """At most `per_cell` changed examples per variant x model (None: all)."""
+        if per_cell is None:
+            return list(self.examples)
+        taken: dict[Cell, int] = defaultdict(int)
+        shown = []
+        for pair in self.examples:
+            cell = (pair.variant, pair.model)
+            if taken[cell] < per_cell:
+                taken[cell] += 1
+                shown.append(pair)
+        return shown
+
+    def to_json(self, max_examples: int | None = None) -> dict[str, Any]:
+        """The comparison; `max_examples` caps the side-by-side examples per variant x model."""
+        shown = self.shown_examples(max_examples)
         return {
             "run_a": self.run_a,
             "run_b": self.run_b,
@@ -98,6 +118,8 @@ class Comparison:
             "cells_only_a": [list(c) for c in self.cells_only_a],
             "cells_only_b": [list(c) for c in self.cells_only_b],
             "notes": self.notes,
+            "examples": [p.to_json() for p in shown],
+            "examples_left_out": len(self.examples) - len(shown),
         }
 
 
@@ -110,9 +132,8 @@ def compare_runs(runs_dir: Path, run_a: str, run_b: str) -> Comparison:
 
 def compare_stores(store_a: RunStore, store_b: RunStore) -> Comparison:
     cells_a, cells_b = _summary_cells(store_a), _summary_cells(store_b)
-    drop = ("messages", "output")
-    values_a = example_values(store_a.records(drop=drop))
-    values_b = example_values(store_b.records(drop=drop))
+    records_a, records_b = store_a.records(drop=("messages",)), store_b.records(drop=("messages",))
+    values_a, values_b = example_values(records_a), example_values(records_b)
     diffs = []
     for cell in [c for c in cells_a if c in cells_b]:
         metrics = list(dict.fromkeys([*cells_a[cell], *cells_b[cell]]))
@@ -134,7 +155,17 @@ def compare_stores(store_a: RunStore, store_b: RunStore) -> Comparison:
         cells_only_a=[c for c in cells_a if c not in cells_b],
         cells_only_b=[c for c in cells_b if c not in cells_a],
         notes=_notes(store_a, store_b),
+        examples=paired_examples(store_b.manifest(), records_a, records_b, _changes(diffs)),
     )
+
+
+def _changes(diffs: list[MetricDiff]) -> dict[tuple[str, str, str], dict[str, tuple[float, float]]]:
+    """(example id, variant, model) -> {metric: (A, B)} over every changed example."""
+    out: dict[tuple[str, str, str], dict[str, tuple[float, float]]] = defaultdict(dict)
+    for diff in diffs:
+        for change in diff.changed:
+            out[(change.example_id, diff.variant, diff.model)][diff.metric] = (change.a, change.b)
+    return dict(out)
 
 
 def _summary_cells(store: RunStore) -> dict[Cell, dict[str, MetricStats]]:

@@ -30,6 +30,7 @@ class MetricStats(Stats):
     kind: Literal["pass_rate", "mean"] = "mean"
     n_items: int = 0
     skipped: int = 0
+    not_asserted: int = 0  # answered items whose row does not carry this assertion
     pass_rate: float | None = None
 
 

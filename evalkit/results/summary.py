@@ -134,10 +134,12 @@ def metric_stats(scores: Iterable[tuple[str, ScoreDoc | None]]) -> MetricStats:
     """Mean or pass rate with its CI over scored items; skipped and unscored items are counted.
 
     With repeats, an example's repeats are averaged first: they are correlated, and counting
-    them as separate examples would make the interval too narrow.
+    them as separate examples would make the interval too narrow. An item without the score
+    (its row does not carry that assertion) is neither in n nor unscored: `not_asserted`.
     """
     listed = list(scores)
-    present = [(eid, s) for eid, s in listed if s is not None and not s.skipped]
+    carried = [(eid, s) for eid, s in listed if s is not None]
+    present = [(eid, s) for eid, s in carried if not s.skipped]
     scored = [s for _, s in present if s.value is not None]
     is_pass_fail = bool(scored) and all(
         s.passed is not None and float(s.value or 0.0) == float(s.passed) for s in scored
@@ -154,7 +156,8 @@ def metric_stats(scores: Iterable[tuple[str, ScoreDoc | None]]) -> MetricStats:
         method=stats["method"],
         kind=kind,
         n_items=len(scored),
-        skipped=len(listed) - len(present),
+        skipped=len(carried) - len(present),
+        not_asserted=len(listed) - len(carried),
     )
     if scored and all(0.0 <= float(s.value or 0.0) <= 1.0 for s in scored):
         _clip_unit(result)  # a t interval can overshoot a bounded score's range

@@ -8,12 +8,21 @@ Column names have no dots (BI tools and the MLflow table view read dots as nesti
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from evalkit.results.schema import ResultRecord
 
 if TYPE_CHECKING:
     import pandas as pd
+
+_UNSAFE = re.compile(r"[^0-9A-Za-z_]+")
+
+
+def column_name(name: str) -> str:
+    """A metric or dataset column name as a column name: no dots, spaces or dashes
+    ("rouge-l" -> "rouge_l"), so pandas attributes, BI tools and MLflow read it as one name."""
+    return _UNSAFE.sub("_", name).strip("_") or "_"
 
 
 def record_row(record: ResultRecord) -> dict[str, Any]:
@@ -32,7 +41,7 @@ def record_row(record: ResultRecord) -> dict[str, Any]:
         "output_tokens": record.usage.output_tokens,
     }
     for name, score in record.scores.items():
-        column = name.replace(".", "_")
+        column = column_name(name)
         row[f"score_{column}_value"] = score.value
         row[f"score_{column}_passed"] = score.passed
         row[f"score_{column}_reason"] = score.reason

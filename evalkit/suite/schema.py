@@ -40,6 +40,11 @@ class DatasetConfig(Strict):
     seed: int = 0
     id_field: str | None = None
     rename: dict[str, str] = Field(default_factory=dict, description="old column -> new column")
+    assert_column: str | None = Field(
+        default="assert",
+        description="the column holding a row's own assertions (a list of metrics and graders)"
+        "; null reads it as data",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -66,6 +71,9 @@ def _looks_like_file(text: str) -> bool:
 class ChatMessage(Strict):
     role: Literal["system", "user", "assistant"]
     content: str
+    name: str | None = Field(
+        default=None, description="the speaker's name, sent as is (few-shot turns: example_user)"
+    )
 
 
 class PromptVariant(Strict):
@@ -77,6 +85,11 @@ class PromptVariant(Strict):
 
     messages: list[ChatMessage] = Field(default_factory=list)
     file: str | None = None
+    from_row: str | None = Field(
+        default=None,
+        description="a column holding each row's own chat messages (or one user message), sent"
+        " after the variant's messages",
+    )
     description: str | None = None
 
     @model_validator(mode="before")
@@ -98,8 +111,8 @@ class PromptVariant(Strict):
 
     @model_validator(mode="after")
     def _has_content(self) -> PromptVariant:
-        if not self.messages and not self.file:
-            raise ValueError("a prompt variant needs messages, system/user or a file")
+        if not self.messages and not self.file and not self.from_row:
+            raise ValueError("a prompt variant needs messages, system/user, a file or from_row")
         return self
 
 
@@ -172,6 +185,33 @@ class MetricConfig(Strict):
         return self.name or self.type
 
 
+class CaseConfig(Strict):
+    """One entry of `tests:` (promptfoo's tests): a row's values and its own assertions.
+
+    `assert` lists metrics and graders as `metrics:` / `graders:` write them, or
+    `{template: NAME, ...overrides}` naming one of the suite's `assertion_templates`; they are
+    scored on this row only, together with the suite's own metrics and graders.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    vars: dict[str, Any] = Field(default_factory=dict, description="the row's columns")
+    assertions: list[dict[str, Any] | str] = Field(
+        default_factory=list,
+        alias="assert",
+        description="this row's own metrics and graders (or {template: NAME})",
+    )
+    id: str | None = Field(default=None, description="the example id [default: a content hash]")
+    description: str | None = None
+
+    @field_validator("id")
+    @classmethod
+    def _simple_id(cls, value: str | None) -> str | None:
+        if value is not None and (not value.strip() or "|" in value):
+            raise ValueError("a test id must be non-empty, without '|'")
+        return value
+
+
 class TrackingConfig(Strict):
     """Where a run is logged (MLflow). Overridden by --tracking-uri and MLFLOW_TRACKING_URI."""
 
@@ -219,7 +259,15 @@ class Suite(Strict):
 
     name: str
     description: str | None = None
-    dataset: DatasetConfig
+    dataset: DatasetConfig | None = None
+    tests: list[CaseConfig] = Field(
+        default_factory=list,
+        description="rows written in the suite, each with its own assertions (after the dataset's)",
+    )
+    assertion_templates: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="metrics and graders by name, used in a row's assertions as {template: NAME}",
+    )
     prompts: dict[str, PromptVariant] = Field(min_length=1)
     models: list[ModelConfig] = Field(min_length=1)
     metrics: list[MetricConfig] = Field(default_factory=list)
@@ -265,6 +313,12 @@ class Suite(Strict):
         if isinstance(value, list):
             return {str(tag): "true" for tag in value}
         return value
+
+    @model_validator(mode="after")
+    def _has_rows(self) -> Suite:
+        if self.dataset is None and not self.tests:
+            raise ValueError("a suite needs a dataset: (a file or rows) or tests:")
+        return self
 
     @model_validator(mode="after")
     def _unique_ids(self) -> Suite:

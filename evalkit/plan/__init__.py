@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from evalkit.data.loaders import dataset_digest, dataset_name, dataset_source, load_dataset
 from evalkit.data.shards import Shard, group_id, shard_examples
@@ -23,20 +22,17 @@ from evalkit.errors import SuiteError
 from evalkit.gates.apply import check_gates
 from evalkit.graders.bind import BoundGrader, bind_graders
 from evalkit.metrics.bind import BoundMetric, bind_metrics
+from evalkit.plan.assertions import Group, bind_assertions, group_of_tests, metric_templates
 from evalkit.prompts.variants import CompiledVariant, check_variables, compile_loaded
 from evalkit.records import Example, WorkItem
 from evalkit.results.schema import (
     DatasetInfo,
-    MetricInfo,
-    ModelInfo,
     RunManifest,
     RunOptionsInfo,
     ShardInfo,
-    SuiteInfo,
-    VariantInfo,
 )
 from evalkit.suite.loader import LoadedSuite, load_suite
-from evalkit.suite.schema import MetricConfig, Suite
+from evalkit.suite.schema import Suite
 
 SuiteSource = str | Path | Suite | LoadedSuite
 
@@ -50,6 +46,7 @@ class Plan:
     variant_names: list[str]
     model_ids: list[str]
     graders: list[BoundGrader] = field(default_factory=list)
+    row_metrics: list[BoundMetric] = field(default_factory=list)  # rows' own, distinct
     shard: Shard | None = None
     dataset: list[Example] | None = None  # every example, when `examples` is a shard's slice
 
@@ -83,18 +80,21 @@ class Plan:
 
     def dataset_info(self) -> DatasetInfo:
         """The whole dataset (also in a shard run: shards of the same data compare equal)."""
+        dataset = self.suite.dataset
         examples = self.dataset if self.dataset is not None else self.examples
         return DatasetInfo(
-            name=dataset_name(self.suite.dataset),
+            name=dataset_name(dataset) if dataset is not None else "tests",
             digest=dataset_digest(examples),
             rows=len(examples),
-            path=self.suite.dataset.path,
+            path=dataset.path if dataset is not None else None,
         )
 
     def manifest(
         self, run_id: str, options: RunOptionsInfo, group: str | None = None
     ) -> RunManifest:
         """run.json: what was run, enough to resume it and to log it to a tracker later."""
+        from evalkit.plan.manifest import build_manifest
+
         manifest = build_manifest(self, run_id, options)
         if self.shard is not None:
             mine = {e.id for e in self.examples}
@@ -131,32 +131,58 @@ def prepare(
     With `shard`, the plan runs that slice of the examples (after `limit`); every check still
     covers every row, so each shard of a suite fails or passes validation alike."""
     loaded = _loaded(suite, base_dir)
-    examples = load_dataset(loaded)
-    if limit is not None:
-        examples = examples[:limit]
-    source = dataset_source(loaded.suite.dataset, loaded.base_dir)
+    groups = _groups(loaded, limit)
+    examples = [e for g in groups for e in g.examples]
     compiled = compile_loaded(loaded)
-    check_variables(compiled, examples, source=source)
+    for group in groups:
+        check_variables(compiled, group.examples, source=group.source)
     check_providers(loaded)
     metrics = bind_metrics(
         list(loaded.suite.metrics), loaded.base_dir, file=loaded.file, locate=loaded.line_of
     )
-    check_metric_templates(loaded, examples, source)
+    for group in groups:
+        check_metric_templates(loaded, group.examples, group.source)
     metric_names = [m.display_name for m in loaded.suite.metrics]
-    graders = bind_graders(loaded, examples, source, metric_names)
-    check_gates(loaded.suite, loaded.file, loaded.line_of)
+    source = groups[0].source if groups else loaded.file
+    graders = bind_graders(loaded, examples, source, metric_names, list(compiled))
+    own = bind_assertions(
+        loaded, groups, taken=[*metric_names, *(g.name for g in graders)], variants=list(compiled)
+    )
+    check_gates(
+        loaded.suite, loaded.file, loaded.line_of, extra_metrics=own.names, variants=list(compiled)
+    )
     check_reporters(loaded)
     return Plan(
         loaded=loaded,
-        examples=shard_examples(examples, shard) if shard is not None else examples,
-        dataset=examples if shard is not None else None,
+        examples=shard_examples(own.examples, shard) if shard is not None else own.examples,
+        dataset=own.examples if shard is not None else None,
         shard=shard,
         variants=compiled,
         metrics=metrics,
         variant_names=_select("prompt variant", list(compiled), variants),
         model_ids=_select("model", [m.id for m in loaded.suite.models], models),
-        graders=graders,
+        graders=[*graders, *own.graders],
+        row_metrics=own.metrics,
     )
+
+
+def _groups(loaded: LoadedSuite, limit: int | None) -> list[Group]:
+    """The dataset's rows, then the suite's tests, with `limit` over both (in that order)."""
+    groups = []
+    dataset = loaded.suite.dataset
+    if dataset is not None:
+        rows = load_dataset(loaded)
+        groups.append(Group(rows, dataset_source(dataset, loaded.base_dir)))
+    if loaded.suite.tests:
+        taken = {e.id for g in groups for e in g.examples}
+        groups.append(group_of_tests(loaded, taken))
+    if limit is not None:
+        kept = []
+        for group in groups:
+            kept.append(group.head(max(limit, 0)))
+            limit -= len(kept[-1].examples)
+        groups = [g for g in kept if g.examples]
+    return groups
 
 
 def _loaded(suite: SuiteSource, base_dir: Path | None) -> LoadedSuite:
@@ -200,7 +226,7 @@ def check_metric_templates(loaded: LoadedSuite, examples: list[Example], source:
     from evalkit.prompts.variants import check_template_variables
 
     for index, config in enumerate(loaded.suite.metrics):
-        variables, try_render = _metric_templates(config, loaded.file)
+        variables, try_render = metric_templates(config, loaded.file)
         if variables:
             label = f"metric '{config.display_name}'"
             try:
@@ -209,29 +235,6 @@ def check_metric_templates(loaded: LoadedSuite, examples: list[Example], source:
                 exc.file = exc.file or loaded.file
                 exc.line = exc.line or loaded.line_of(("metrics", index))
                 raise
-
-
-def _metric_templates(config: MetricConfig, file: str) -> tuple[set[str], Any]:
-    from evalkit.prompts.render import compile_template, render, template_variables
-
-    sources = [v for v in _strings(config.args) if "{{" in v or "{%" in v]
-    origin = f"metric {config.display_name}"
-    templates = [compile_template(s, origin) for s in sources]
-    variables = set().union(*(template_variables(s) for s in sources)) if sources else set()
-
-    def try_render(example: Example) -> None:
-        for template in templates:
-            render(template, example.row, example_id=example.id, origin=file, line=example.line)
-
-    return variables, try_render
-
-
-def _strings(args: dict[str, Any]) -> list[str]:
-    found: list[str] = []
-    for value in args.values():
-        items = value if isinstance(value, list) else [value]
-        found.extend(v for v in items if isinstance(v, str))
-    return found
 
 
 def _select(what: str, available: list[str], wanted: list[str] | None) -> list[str]:
@@ -248,65 +251,3 @@ def _select(what: str, available: list[str], wanted: list[str] | None) -> list[s
 
 def _n(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
-
-
-def build_manifest(plan: Plan, run_id: str, options: RunOptionsInfo) -> RunManifest:
-    import json
-    import platform
-    import time
-
-    from evalkit import __version__
-    from evalkit.graders.summary import grader_manifest
-    from evalkit.results.redaction import Redactor
-
-    suite, redactor = plan.suite, Redactor.from_env()
-    return RunManifest(
-        run_id=run_id,
-        created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        evalkit_version=__version__,
-        python=platform.python_version(),
-        git_commit=git_commit(plan.loaded.base_dir),
-        suite=SuiteInfo(
-            name=suite.name,
-            description=suite.description,
-            path=str(plan.loaded.path),
-            hash=plan.loaded.hash,
-            tags=dict(suite.tags),
-        ),
-        dataset=plan.dataset_info(),
-        variants={
-            name: VariantInfo(
-                hash=v.hash,
-                template=v.template_text,
-                messages=[{"role": m.role, "content": m.source} for m in v.messages],
-            )
-            for name, v in plan.variants.items()
-            if name in plan.variant_names
-        },
-        # options may hold an interpolated ${SECRET}: run.json must never carry it
-        models=[
-            ModelInfo.model_validate(redactor.mapping(m.model_dump(mode="json")))
-            for m in suite.models
-            if m.id in plan.model_ids
-        ],
-        metrics=[
-            MetricInfo(name=m.name, type=m.type, args=json.loads(json.dumps(m.args, default=str)))
-            for m in plan.metrics
-        ],
-        graders=grader_manifest(plan.graders),
-        repeats=plan.repeats,
-        total=plan.total,
-        options=options,
-    )
-
-
-def git_commit(folder: Path) -> str | None:
-    import subprocess
-
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True, timeout=5
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
