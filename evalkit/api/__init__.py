@@ -60,6 +60,15 @@ class RunOptions:
     reports: list[tuple[str, Path, dict[str, Any]]] = field(default_factory=list)
     notify: Notify | None = None  # warnings for people (tracker failures); default: warnings
     allow_code: bool = False  # import the suite's custom metrics / function providers
+    # Sharding (docs/ci.md): run slice "I/N" of the examples; `group` keeps one sharded
+    # evaluation apart from another [default: $EVALKIT_GROUP, else the CI run id]
+    shard: str | tuple[int, int] | None = None
+    group: str | None = None
+    # Where the in-process models run: "local", or "ray" (an actor pool of `ray_actors`
+    # replicas per model on the cluster at `ray_address`; docs/team.md)
+    executor: str = "local"
+    ray_address: str | None = None
+    ray_actors: int = 2
 
 
 class RunInterrupted(KeyboardInterrupt):
@@ -276,3 +285,24 @@ def compare(run_a: str, run_b: str, *, runs_dir: str | Path | None = None) -> Co
 
 def _warn(message: str) -> None:
     warnings.warn(message, stacklevel=3)
+
+
+def merge(
+    run_ids: list[str],
+    output: str,
+    options: RunOptions | None = None,
+    *,
+    suite: str | Path | None = None,
+    **overrides: Any,
+) -> RunResult:
+    """Merge shard runs (`run(..., shard="I/N")`, I = 1..N) into the run `output`.
+
+    The shards must belong together (suite version, dataset, group; every shard once), else
+    SuiteError names what is missing or different. The merged run is summarised and gated like
+    an unsharded run of the same outputs; its `exit_code` is the release decision. `suite`
+    names the suite file when the shards' copy cannot find the dataset (graders need it).
+    """
+    from evalkit.api.merging import merge_shards
+
+    where = Path(suite) if suite is not None else None
+    return merge_shards(list(run_ids), output, _options(options, overrides), suite=where)

@@ -46,6 +46,7 @@ def check_run_id(run_id: str) -> None:
 
 def resumed_plan(suite: SuiteSource | None, options: RunOptions) -> tuple[Plan, RunStore]:
     """An existing run and its plan, rebuilt from its manifest; the suite must be unchanged."""
+    from evalkit.data.shards import Shard
     from evalkit.plan import prepare
 
     run_id = options.resume or ""
@@ -56,6 +57,7 @@ def resumed_plan(suite: SuiteSource | None, options: RunOptions) -> tuple[Plan, 
         limit=previous.options.limit,
         variants=previous.options.variants,
         models=previous.options.models,
+        shard=Shard(previous.shard.index, previous.shard.count) if previous.shard else None,
     )
     if plan.loaded.hash != previous.suite.hash:
         raise SuiteError(

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from evalkit.api.inputs import check_options, check_run_id, resumed_plan, with_dataset
+from evalkit.data.shards import Shard
 from evalkit.errors import SuiteError
 from evalkit.results.schema import ResultRecord, RunOptionsInfo, RunSummary
 from evalkit.results.store import RunStore, StoredRun, new_run_id
@@ -85,6 +86,7 @@ class RunSession:
             variants=options.variants,
             models=options.models,
             base_dir=base_dir,
+            shard=Shard.parse(options.shard) if options.shard else None,
         )
         return plan, None
 
@@ -106,17 +108,21 @@ class RunSession:
             self.store.unlock()
 
     async def _execute(self, progress: ProgressSink | None) -> RunResult:
+        from evalkit.engine.executors import use_executor
         from evalkit.engine.runtimes import open_runtimes
 
         drop = self._drop()
         previous = self.store.records(drop=drop) if self.resumed else []
         done = {r.key for r in previous if r.ok}
-        plan = self.plan
+        plan, base_dir = self.plan, self.plan.loaded.base_dir
         model_ids = [*plan.model_ids, *plan.judge_ids]
-        async with open_runtimes(plan.suite, model_ids, plan.loaded.base_dir) as runtimes:
+        async with (
+            open_runtimes(plan.suite, model_ids, base_dir) as runtimes,
+            use_executor(self._executor(), runtimes, plan.model_ids, plan.judge_ids, base_dir),
+        ):
             engine, grading = self._engine(runtimes, progress, drop)
             if not self.resumed:  # the folder is made only once providers exist
-                manifest = self.plan.manifest(self.store.run_id, self._info())
+                manifest = plan.manifest(self.store.run_id, self._info(), self.options.group)
                 self._note(self.store.create(manifest, self.plan.loaded.text))
             try:
                 interrupted = await self._run(engine, grading, done)
@@ -229,29 +235,20 @@ class RunSession:
         return with_grader_sections(summary, self.store.dir, records, plan.graders)
 
     def _decide(self, summary: RunSummary, records: list[ResultRecord]) -> RunSummary:
-        from evalkit.gates.apply import decide_into
-        from evalkit.gates.baselines import baseline_source
-        from evalkit.suite.gates import RegressionGate
-
+        if self.plan.shard is not None:
+            return summary  # a shard's numbers cover part of the matrix: the merged run gates
         gates = list(self.plan.suite.gates)
-        if not gates and self.plan.repeats < 2:
-            return summary
-        source = None
-        if any(isinstance(g, RegressionGate) for g in gates):
-            source = baseline_source(
-                self.options.runs_dir,
-                override=self.options.baseline,
-                run_dir=self.store.dir,
-                tracking_uri=self.options.tracking_uri,
-                tracking=self.options.tracking,
-            )
-        return decide_into(summary, gates, records, repeats=self.plan.repeats, baselines=source)
+        return decide_gates(
+            summary, records, gates, self.plan.repeats, self.options, self.store.dir
+        )
 
     def _finish(self, summary: RunSummary, engine: Engine, skipped: int) -> RunResult:
         from evalkit.api import RunResult
 
         tracked = self._track(summary)
-        requests = [(r.type, Path(r.path), r.options) for r in self.plan.suite.reports]
+        # the suite's own reports describe the whole evaluation: a shard leaves them to merge
+        suite_reports = self.plan.suite.reports if self.plan.shard is None else []
+        requests = [(r.type, Path(r.path), r.options) for r in suite_reports]
         requests += self.options.reports
         if requests:
             from evalkit.report.base import write_reports
@@ -284,6 +281,12 @@ class RunSession:
         if text:
             (self.options.notify or _warn)(text)
 
+    def _executor(self) -> Any:
+        from evalkit.engine.executors import ExecutorSpec
+
+        o = self.options
+        return ExecutorSpec(o.executor, address=o.ray_address, actors=o.ray_actors)
+
     def _info(self) -> RunOptionsInfo:
         o = self.options
         return RunOptionsInfo(
@@ -308,6 +311,34 @@ def _consent(plan: Plan, options: RunOptions) -> bool:
     modules = ", ".join(dict.fromkeys(f"{c.module} ({c.kind} {c.target})" for c in codes))
     (options.notify or _warn)(f"importing user code, allowed by {reason}: {modules}")
     return True
+
+
+def decide_gates(
+    summary: RunSummary,
+    records: list[ResultRecord],
+    gates: list[Any],
+    repeats: int,
+    options: RunOptions,
+    run_dir: Path,
+) -> RunSummary:
+    """The verdict as a run decides it (`evalkit merge` too): regression baselines are found in
+    the runs folder, else through the trackers (`--baseline` overrides every gate's)."""
+    from evalkit.gates.apply import decide_into
+    from evalkit.gates.baselines import baseline_source
+    from evalkit.suite.gates import RegressionGate
+
+    if not gates and repeats < 2:
+        return summary
+    source = None
+    if any(isinstance(g, RegressionGate) for g in gates):
+        source = baseline_source(
+            options.runs_dir,
+            override=options.baseline,
+            run_dir=run_dir,
+            tracking_uri=options.tracking_uri,
+            tracking=options.tracking,
+        )
+    return decide_into(summary, gates, records, repeats=repeats, baselines=source)
 
 
 def _latest(previous: list[ResultRecord], new: Any) -> list[ResultRecord]:

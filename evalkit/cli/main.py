@@ -33,6 +33,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "compare": ("evalkit.cli.compare", "compare_cmd", "Compare two runs example by example."),
     "log": ("evalkit.cli.log", "log_cmd", "Upload a run to MLflow (again, or later)."),
     "report": ("evalkit.cli.report", "report_cmd", "Write a run as one offline HTML report."),
+    "merge": ("evalkit.cli.merge", "merge_cmd", "Join shard runs into one run; decide its gates."),
     "show": ("evalkit.cli.show", "show_cmd", "Print a run's examples: input, outputs, scores."),
     "export": ("evalkit.cli.export", "export_cmd", "Write runs as a CSV or Parquet table."),
     "import": ("evalkit.cli.import_cmd", "import_group", "Import promptfoo or OpenAI Evals evals."),

@@ -124,3 +124,58 @@ def check_reporters(requests: list[tuple[str, Path, dict[str, Any]]]) -> None:
     for name, _, _ in requests:
         if not registry().has("reporter", name):
             raise registry().unknown("reporter", name)
+
+
+shard_options = [
+    click.option(
+        "--shard",
+        metavar="I/N",
+        help="Run shard I of N (1-based): a fixed slice of the examples by id. Gates are decided"
+        " on the merged run (evalkit merge); see docs/ci.md.",
+    ),
+    click.option(
+        "--group",
+        metavar="NAME",
+        help="What this sharded evaluation's shards share [default: $EVALKIT_GROUP, else the CI"
+        " run id, else the suite and data alone].",
+    ),
+]
+
+
+def with_shard_options(fn: Any) -> Any:
+    """--shard and --group (`run`)."""
+    for option in reversed(shard_options):
+        fn = option(fn)
+    return fn
+
+
+executor_options = [
+    click.option(
+        "--executor",
+        type=click.Choice(["local", "ray"]),
+        default="local",
+        show_default=True,
+        help="Where in-process models (transformers, function, mock) run: here, or on a Ray"
+        " actor pool (pip install 'evalkit[ray]'; docs/team.md).",
+    ),
+    click.option(
+        "--ray-address",
+        metavar="ADDRESS",
+        help="The Ray cluster, e.g. auto or 10.0.0.5:6379 [default: $RAY_ADDRESS, else a new"
+        " local instance].",
+    ),
+    click.option(
+        "--ray-actors",
+        type=click.IntRange(min=1),
+        default=2,
+        show_default=True,
+        help="Ray actors (model replicas) per model.",
+    ),
+]
+
+
+def with_executor_options(fn: Any) -> Any:
+    """--executor, --ray-address and --ray-actors (`run`)."""
+    for option in reversed(executor_options):
+        fn = option(fn)
+    return fn

@@ -9,7 +9,12 @@ from typing import Any
 import click
 
 from evalkit.cli.common import handle_errors
-from evalkit.cli.options import runs_dir_option, with_report_options
+from evalkit.cli.options import (
+    runs_dir_option,
+    with_executor_options,
+    with_report_options,
+    with_shard_options,
+)
 from evalkit.errors import EXIT_INTERRUPTED
 
 
@@ -57,6 +62,8 @@ from evalkit.errors import EXIT_INTERRUPTED
     " [or EVALKIT_ALLOW_CODE=1].",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@with_shard_options
+@with_executor_options
 @with_report_options
 @handle_errors
 def run_cmd(suite: str | None, quiet: bool, **kwargs: Any) -> None:
@@ -69,7 +76,8 @@ def run_cmd(suite: str | None, quiet: bool, **kwargs: Any) -> None:
     evalkit run suites/support_faq.yaml --junit junit.xml --markdown summary.md
 
     Exit codes: 0 gates passed, 1 a gate failed, 2 invalid input, 3 run incomplete,
-    130 interrupted.
+    130 interrupted. A shard (--shard I/N) decides no gates: it exits 0 once its slice is
+    complete, and `evalkit merge` decides them on the whole run.
     """
     from rich.console import Console
 
@@ -136,8 +144,15 @@ def _options(kwargs: dict[str, Any], err: Any) -> Any:
         tracking_uri=kwargs.get("tracking_uri"),
         tracking=not kwargs.get("no_tracking"),
         reports=reports,
-        notify=lambda text: err.print(f"[yellow]warning:[/yellow] {escape(text)}", highlight=False),
         allow_code=kwargs.get("allow_code", False),
+        shard=kwargs.get("shard"),
+        group=kwargs.get("group"),
+        executor=kwargs.get("executor") or "local",
+        ray_address=kwargs.get("ray_address"),
+        ray_actors=kwargs.get("ray_actors") or 2,
+        notify=lambda text: err.print(
+            f"[yellow]warning:[/yellow] {escape(text)}", highlight=False, soft_wrap=True
+        ),
     )
     if kwargs["runs_dir"] is not None:
         options.runs_dir = kwargs["runs_dir"]
@@ -165,6 +180,9 @@ def _dry_run(suite: str | None, options: Any) -> None:
 
 
 def _report(out: Any, err: Any, result: Any) -> None:
+    from evalkit.results.store import RunStore
+
+    manifest = RunStore(result.run_dir.parent, result.run_id).manifest()
     counts = result.summary.counts
     if result.skipped:
         out.print(f"resumed: {result.skipped} items were already done and not repeated")
@@ -178,5 +196,13 @@ def _report(out: Any, err: Any, result: Any) -> None:
             err.print(f"  - {escape(sample)}")
     if result.summary.stopped_reason:
         err.print(f"[red]stopped:[/red] {escape(result.summary.stopped_reason)}")
-        err.print(f"finish it later with: evalkit run --resume {result.run_id}")
+        if not manifest.merged_from:  # a merged run's reason names the shard to resume
+            err.print(f"finish it later with: evalkit run --resume {result.run_id}")
     out.print(f"results: {result.run_dir}/results.jsonl and summary.json")
+    if manifest.shard is not None:  # its numbers cover its slice: where the verdict comes from
+        out.print(
+            f"shard {manifest.shard.label} of group {manifest.group}: no gates decided here;"
+            " merge the shards to decide them: evalkit merge RUN... -o RUN_ID",
+            markup=False,
+            highlight=False,
+        )

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from evalkit.data.loaders import dataset_digest, dataset_name, dataset_source, load_dataset
+from evalkit.data.shards import Shard, group_id, shard_examples
 from evalkit.errors import SuiteError
 from evalkit.gates.apply import check_gates
 from evalkit.graders.bind import BoundGrader, bind_graders
@@ -29,6 +30,7 @@ from evalkit.results.schema import (
     DatasetInfo,
     RunManifest,
     RunOptionsInfo,
+    ShardInfo,
 )
 from evalkit.suite.loader import LoadedSuite, load_suite
 from evalkit.suite.schema import Suite
@@ -50,6 +52,8 @@ class Plan:
     model_ids: list[str]
     graders: list[BoundGrader] = field(default_factory=list)
     row_metrics: list[BoundMetric] = field(default_factory=list)  # rows' own, distinct
+    shard: Shard | None = None
+    dataset: list[Example] | None = None  # every example, when `examples` is a shard's slice
 
     @property
     def suite(self) -> Suite:
@@ -127,19 +131,35 @@ class Plan:
                     raise
 
     def dataset_info(self) -> DatasetInfo:
+        """The whole dataset (also in a shard run: shards of the same data compare equal)."""
         dataset = self.suite.dataset
+        examples = self.dataset if self.dataset is not None else self.examples
         return DatasetInfo(
             name=dataset_name(dataset) if dataset is not None else "tests",
-            digest=dataset_digest(self.examples),
-            rows=len(self.examples),
+            digest=dataset_digest(examples),
+            rows=len(examples),
             path=dataset.path if dataset is not None else None,
         )
 
-    def manifest(self, run_id: str, options: RunOptionsInfo) -> RunManifest:
+    def manifest(
+        self, run_id: str, options: RunOptionsInfo, group: str | None = None
+    ) -> RunManifest:
         """run.json: what was run, enough to resume it and to log it to a tracker later."""
         from evalkit.plan.manifest import build_manifest
 
-        return build_manifest(self, run_id, options)
+        manifest = build_manifest(self, run_id, options)
+        if self.shard is not None:
+            mine = {e.id for e in self.examples}
+            positions = {e.id: k for k, e in enumerate(self.dataset or []) if e.id in mine}
+            manifest.shard = ShardInfo(
+                index=self.shard.index,
+                count=self.shard.count,
+                examples=len(self.examples),
+                positions=positions,
+            )
+        if group is not None or self.shard is not None:
+            manifest.group = group_id(manifest.suite.hash, manifest.dataset.digest, group)
+        return manifest
 
     def summary_line(self) -> str:
         return (
@@ -156,8 +176,12 @@ def prepare(
     variants: list[str] | None = None,
     models: list[str] | None = None,
     base_dir: Path | None = None,
+    shard: Shard | None = None,
 ) -> Plan:
-    """Load (a path) or adopt (a Suite built in Python) a suite and check all of it."""
+    """Load (a path) or adopt (a Suite built in Python) a suite and check all of it.
+
+    With `shard`, the plan runs that slice of the examples (after `limit`); every check still
+    covers every row, so each shard of a suite fails or passes validation alike."""
     loaded = _loaded(suite, base_dir)
     groups = _groups(loaded, limit)
     examples = [e for g in groups for e in g.examples]
@@ -183,7 +207,9 @@ def prepare(
     check_reporters(loaded)
     return Plan(
         loaded=loaded,
-        examples=own.examples,
+        examples=shard_examples(own.examples, shard) if shard is not None else own.examples,
+        dataset=own.examples if shard is not None else None,
+        shard=shard,
         variants=compiled,
         metrics=metrics,
         variant_names=_select("prompt variant", list(compiled), variants),

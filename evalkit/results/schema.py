@@ -71,6 +71,7 @@ __all__ = [
     "RunSummary",
     "SchemaVersionError",
     "ScoreDoc",
+    "ShardInfo",
     "Spent",
     "Stats",
     "Status",
@@ -231,6 +232,22 @@ class RunOptionsInfo(Doc):
     max_cost: float | None = None
 
 
+class ShardInfo(Doc):
+    """A shard run's slice: shard `index` of `count` (1-based), holding `examples` examples.
+
+    `positions` maps each of its example ids to the example's place in the whole dataset, so
+    a merge puts the records back in the order an unsharded run has them."""
+
+    index: int
+    count: int
+    examples: int = 0
+    positions: dict[str, int] = Field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return f"{self.index}/{self.count}"
+
+
 class RunManifest(Versioned):
     run_id: str
     created_at: str = ""
@@ -246,6 +263,13 @@ class RunManifest(Versioned):
     repeats: int = 1
     total: int = 0
     options: RunOptionsInfo = Field(default_factory=RunOptionsInfo)
+    # Sharded runs (docs/ci.md): the slice this run covers (None: all of it), the id that the
+    # shards of one evaluation share, and for a merged run the shard runs it was made from.
+    # A shard's `dataset` describes the whole dataset (digest, rows: shards of the same data
+    # compare equal); its `total` and `shard.examples` count its own slice.
+    shard: ShardInfo | None = None
+    group: str | None = None
+    merged_from: list[str] = Field(default_factory=list)
 
     def model_info(self, model_id: str) -> ModelInfo | None:
         return next((m for m in self.models if m.id == model_id), None)

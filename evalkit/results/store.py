@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TypeVar
@@ -168,6 +168,11 @@ class RunStore:
             handle = self._handles[name] = open(self.dir / name, "a", encoding="utf-8")  # noqa: SIM115
         handle.write(self.redactor.json_line(doc) + "\n")
         handle.flush()
+
+    def append_docs(self, name: str, docs: Iterable[BaseModel]) -> None:
+        """Append documents to another JSON-lines file of the run (a merged pairwise.jsonl)."""
+        with open(self.dir / name, "a", encoding="utf-8") as handle:
+            handle.writelines(doc.model_dump_json() + "\n" for doc in docs)
 
     def close(self) -> None:
         for handle in self._handles.values():
