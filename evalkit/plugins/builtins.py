@@ -12,7 +12,7 @@ PROVIDERS = {
     "mock": "evalkit.providers.mock:create",
     "function": "evalkit.providers.function:create",
     "replay": "evalkit.providers.replay:create",
-    "transformers": "evalkit.providers.transformers:create",
+    "transformers": "evalkit.providers.local.factory:create",
     "openai": "evalkit.providers.openai:create",
 }
 METRIC_MODULES = (

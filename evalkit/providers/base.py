@@ -43,7 +43,7 @@ _REGISTRY: dict[str, str] = {
     "mock": "evalkit.providers.mock:create",
     "function": "evalkit.providers.function:create",
     "replay": "evalkit.providers.replay:create",
-    "transformers": "evalkit.providers.transformers:create",
+    "transformers": "evalkit.providers.local.factory:create",
     "openai": "evalkit.providers.openai:create",
 }
 
