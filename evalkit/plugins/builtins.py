@@ -12,8 +12,8 @@ PROVIDERS = {
     "mock": "evalkit.providers.mock:create",
     "function": "evalkit.providers.function:create",
     "replay": "evalkit.providers.replay:create",
-    "transformers": "evalkit.providers.local.factory:create",
-    "openai": "evalkit.providers.openai:create",
+    "transformers": "evalkit.providers.local.factory:ENTRY",
+    "openai": "evalkit.providers.openai_config:ENTRY",
 }
 METRIC_MODULES = (
     "evalkit.metrics.text",

@@ -38,7 +38,7 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import openai
 
@@ -46,6 +46,7 @@ from evalkit.engine.pricing import is_loopback_url
 from evalkit.engine.retry import DEFAULT_TIMEOUT
 from evalkit.errors import MissingKeyError, ProviderError, SuiteError
 from evalkit.providers.base import check_known_keys
+from evalkit.providers.openai_config import CAPABILITIES
 from evalkit.records import Generation, GenerationRequest, Usage
 
 if TYPE_CHECKING:
@@ -110,6 +111,8 @@ HTTP_RESPONSE = _http_response_class()
 
 class OpenAIProvider:
     """Calls chat.completions on one reused AsyncOpenAI (or AsyncAzureOpenAI) client."""
+
+    capabilities: ClassVar[frozenset[str]] = CAPABILITIES
 
     def __init__(
         self, client: openai.AsyncOpenAI, model: str, secrets: list[str], timeout: float

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from evalkit.providers.base import ProviderEntry
 from evalkit.providers.local.config import parse_options
 from evalkit.providers.local.files import import_local_stack, local_folder, resolve_model_path
-from evalkit.providers.local.provider import TransformersProvider
+from evalkit.providers.local.provider import CAPABILITIES, TransformersProvider
 
 if TYPE_CHECKING:
     from evalkit.providers.local.loader import LoadedModel
@@ -30,3 +31,6 @@ def create(config: ModelConfig, base_dir: Path) -> TransformersProvider:
         return load_model(local_folder(resolved), options.dtype, options.device)
 
     return TransformersProvider(load, options.batch_size, options.batch_wait_ms)
+
+
+ENTRY = ProviderEntry(create, capabilities=CAPABILITIES)

@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 from evalkit.errors import ProviderError
+from evalkit.providers.base import LABEL_SCORING, LOGPROBS, QUEUED_BATCHES
 from evalkit.providers.local import generation, scoring
 from evalkit.providers.local.batcher import Batcher, Job
 from evalkit.providers.local.config import GenParams, row_seed
@@ -15,7 +16,7 @@ from evalkit.providers.local.loader import LoadedModel
 from evalkit.records import Generation, GenerationRequest, Message
 
 # structured output is not among them: a small local model gets judge prompts as text
-CAPABILITIES = frozenset({"label_scoring", "logprobs", "queued_batches"})
+CAPABILITIES = frozenset({LABEL_SCORING, LOGPROBS, QUEUED_BATCHES})
 
 
 class TransformersProvider:
