@@ -282,3 +282,18 @@ def test_fault_server_runs_as_a_subprocess() -> None:
         assert server.configure(fault_rate=0.0)["latency_ms"] == 1
         server.reset()
         assert server.stats()["requests"] == 0
+
+
+def test_the_static_param_list_matches_the_sdk() -> None:
+    from evalkit.providers.openai import SDK_PARAMS
+    from evalkit.providers.openai_config import KNOWN_PARAMS
+
+    core = {"max_tokens", "max_completion_tokens", "temperature", "seed", "response_format"}
+    assert core <= KNOWN_PARAMS
+    assert KNOWN_PARAMS - {"extra_body"} <= SDK_PARAMS  # no name the SDK does not know
+
+
+def test_a_misspelt_param_fails_at_create_as_in_validate() -> None:
+    config = ModelConfig(id="gpt", provider="openai", model="m", params={"max_token": 5})
+    with pytest.raises(SuiteError, match="unknown param 'max_token'"):
+        create_provider(config, Path("."))

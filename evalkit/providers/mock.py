@@ -22,7 +22,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, ClassVar
 
-from evalkit.errors import ProviderError
+from evalkit.errors import ProviderError, SuiteError
+from evalkit.providers.base import ProviderEntry, at_key
 from evalkit.records import Generation, GenerationRequest, Usage
 from evalkit.suite.schema import ModelConfig
 
@@ -88,5 +89,22 @@ def _words(request: GenerationRequest) -> int:
     return sum(len(m.get("content", "").split()) for m in request.messages)
 
 
+def check_config(config: ModelConfig, base_dir: Path | None = None) -> None:
+    """The static check (validate): numeric options are numbers. Other keys are free-form."""
+    for name, kind in (("latency_ms", float), ("fail_times", int)):
+        value = config.options.get(name)
+        if value is None:
+            continue
+        try:
+            kind(value)
+        except (TypeError, ValueError):
+            with at_key("options", name):
+                raise SuiteError(f"mock option '{name}' must be a number, not {value!r}") from None
+
+
 def create(config: ModelConfig, base_dir: Path) -> MockProvider:
+    check_config(config, base_dir)
     return MockProvider(config.id, dict(config.options))
+
+
+ENTRY = ProviderEntry(create, check_config=check_config)

@@ -44,9 +44,14 @@ import openai
 
 from evalkit.engine.pricing import is_loopback_url
 from evalkit.engine.retry import DEFAULT_TIMEOUT
-from evalkit.errors import MissingKeyError, ProviderError, SuiteError
-from evalkit.providers.base import check_known_keys
-from evalkit.providers.openai_config import CAPABILITIES
+from evalkit.errors import MissingKeyError, ProviderError
+from evalkit.providers.openai_config import (
+    AZURE_OPTIONS,
+    CAPABILITIES,
+    UNSUPPORTED,
+    check_config,
+    check_options,
+)
 from evalkit.records import Generation, GenerationRequest, Usage
 
 if TYPE_CHECKING:
@@ -54,22 +59,7 @@ if TYPE_CHECKING:
 
     from evalkit.suite.schema import ModelConfig
 
-OPTIONS = frozenset(
-    {
-        "base_url",
-        "api_key_env",
-        "organization",
-        "project",
-        "azure_endpoint",
-        "api_version",
-        "deployment",
-        "headers",
-        "max_connections",
-    }
-)
-AZURE_OPTIONS = ("azure_endpoint", "api_version", "deployment")
 PLACEHOLDER_KEY = "not-needed"
-SECRET_HEADERS = frozenset({"authorization", "api-key", "x-api-key", "openai-api-key"})
 MESSAGE_LIMIT = 300
 # The SDK retries these statuses itself; we mirror its judgement for the engine's retries.
 RETRYABLE_STATUSES = frozenset({408, 409, 429})
@@ -78,10 +68,7 @@ RETRYABLE_STATUSES = frozenset({408, 409, 429})
 _RESERVED = frozenset(
     {"self", "messages", "model", "extra_headers", "extra_query", "extra_body", "timeout"}
 )
-_UNSUPPORTED = {
-    "stream": "streaming is not supported",
-    "stream_options": "streaming is not supported",
-}
+_UNSUPPORTED = UNSUPPORTED
 
 
 def _sdk_params() -> frozenset[str]:
@@ -161,34 +148,13 @@ def create(config: ModelConfig, base_dir: Path) -> OpenAIProvider:
     Example: ModelConfig(id="gpt", provider="openai", model="gpt-4o-mini",
     options={"base_url": "http://127.0.0.1:8000/v1"})
     """
+    check_config(config, base_dir)
     options = check_options(config.options)
-    split_params(config.params, error=SuiteError)
     azure = any(options.get(name) for name in AZURE_OPTIONS)
-    if azure:
-        check_azure(config, options)
-    model = config.model or options.get("deployment")
-    if not model:
-        raise SuiteError(
-            f"model '{config.id}' (provider openai) needs a 'model' name",
-            hint="e.g. model: gpt-4o-mini",
-        )
+    model = str(config.model or options.get("deployment"))
     key = api_key(config, options, azure)
     client = make_client(config, options, key, azure)
     return OpenAIProvider(client, model, secrets=[key], timeout=config.timeout or DEFAULT_TIMEOUT)
-
-
-def check_options(options: Mapping[str, Any]) -> dict[str, Any]:
-    check_known_keys("openai", "option", sorted(options), OPTIONS)
-    headers = options.get("headers") or {}
-    if not isinstance(headers, dict) or SECRET_HEADERS & {str(h).lower() for h in headers}:
-        raise SuiteError(
-            "options.headers must be a mapping of non-secret headers",
-            hint="put the API key in an environment variable and name it with api_key_env",
-        )
-    size = options.get("max_connections")
-    if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 1):
-        raise SuiteError("options.max_connections must be a positive integer")
-    return {**options, "headers": {str(k): str(v) for k, v in headers.items()}}
 
 
 def api_key(config: ModelConfig, options: dict[str, Any], azure: bool) -> str:
@@ -231,19 +197,6 @@ def azure_client(options: dict[str, Any], common: dict[str, Any]) -> openai.Asyn
         target["azure_endpoint"] = options["azure_endpoint"]
         target["azure_deployment"] = options.get("deployment")
     return openai.AsyncAzureOpenAI(**target, **common)
-
-
-def check_azure(config: ModelConfig, options: dict[str, Any]) -> None:
-    if not options.get("api_version"):
-        raise SuiteError(
-            f"model '{config.id}' uses Azure OpenAI and needs options.api_version",
-            hint="e.g. api_version: '2024-10-21'",
-        )
-    if not (options.get("azure_endpoint") or options.get("base_url")):
-        raise SuiteError(
-            f"model '{config.id}' uses Azure OpenAI and needs options.azure_endpoint",
-            hint="e.g. azure_endpoint: https://my-resource.openai.azure.com",
-        )
 
 
 def http_client(config: ModelConfig, options: dict[str, Any]) -> Any:

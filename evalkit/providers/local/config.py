@@ -8,6 +8,7 @@ the embedded default nor an existing path.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from evalkit.errors import SuiteError
@@ -96,3 +97,32 @@ def parse_options(config: ModelConfig) -> LocalOptions:
         )
     except (TypeError, ValueError) as exc:
         raise SuiteError(f"model '{config.id}': invalid params or options: {exc}") from exc
+
+
+def check_config(config: ModelConfig, base_dir: Path | None = None) -> None:
+    """The static check `evalkit validate` runs: everything `create` checks but loading torch.
+
+    Example: `check_config(ModelConfig(id="m", params={"max_token": 5}))` raises a SuiteError
+    whose `key_path` is ("params", "max_token").
+    """
+    from evalkit.providers.base import at_key
+    from evalkit.providers.local.files import check_model_name
+
+    check_known_keys("transformers", "param", config.params, PARAMS)
+    check_known_keys("transformers", "option", config.options, OPTIONS)
+    with at_key("params"):
+        try:
+            GenParams.parse(config.params)
+        except (TypeError, ValueError) as exc:
+            raise SuiteError(f"model '{config.id}': invalid params: {exc}") from exc
+    with at_key("options"):
+        parse_options(config)
+    dtype = config.options.get("dtype")
+    if dtype is not None and dtype not in DTYPES:
+        with at_key("options", "dtype"):
+            raise SuiteError(
+                f"model '{config.id}': unknown dtype '{dtype}'",
+                hint=f"use one of {', '.join(DTYPES)}",
+            )
+    with at_key("model"):
+        check_model_name(config.model, base_dir)

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from evalkit.providers.base import ProviderEntry
-from evalkit.providers.local.config import parse_options
+from evalkit.providers.local.config import check_config, parse_options
 from evalkit.providers.local.files import import_local_stack, local_folder, resolve_model_path
 from evalkit.providers.local.provider import CAPABILITIES, TransformersProvider
 
@@ -33,4 +33,4 @@ def create(config: ModelConfig, base_dir: Path) -> TransformersProvider:
     return TransformersProvider(load, options.batch_size, options.batch_wait_ms)
 
 
-ENTRY = ProviderEntry(create, capabilities=CAPABILITIES)
+ENTRY = ProviderEntry(create, capabilities=CAPABILITIES, check_config=check_config)
