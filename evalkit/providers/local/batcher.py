@@ -9,6 +9,17 @@ result per job, in order; it runs on the worker thread, so the event loop stays 
 CPU does batch work. A failure of `run_batch` fails each job of that batch (the engine records
 each item), never the worker. Nothing here imports torch: unit tests drive the batcher with a
 fake batch function.
+
+Batches stay full and similar in length. Left padding makes every row of a batch as long as
+its longest prompt, and a suite's prompt variants often differ in length (a terse prompt and
+a few-shot one) while the engine interleaves them. So the worker looks at a window of queued
+jobs (up to WINDOW_BATCHES batches' worth), sorts them by prompt length, and runs the
+`batch_size` neighbours in length of the oldest job (so no job waits forever). A batch is
+split below `batch_size` only when its lengths differ so much that the padding would cost
+more than a second batch (a 1,000-token prompt among short ones); splitting more eagerly
+leaves half-empty batches when the window holds just one batch (concurrency = batch_size).
+Lengths come from `measure(job)` (the provider counts tokens with the model's chat template),
+else from a character estimate.
 """
 
 from __future__ import annotations
@@ -29,6 +40,10 @@ from evalkit.records import Message
 log = logging.getLogger(__name__)
 
 BatchFn = Callable[[list["Job"]], list[Any]]
+Measure = Callable[["Job"], "int | None"]
+Length = Callable[["Job"], int]
+WINDOW_BATCHES = 4  # how many batches' worth of queued jobs are sorted by length
+MAX_PADDING = 0.1  # a batch with more padding than this waits up to batch_wait for company
 
 
 @dataclass(slots=True, eq=False)  # identity: two jobs are never "equal"
@@ -42,6 +57,7 @@ class Job:
     params: Any = None
     seed: int = 0
     labels: tuple[str, ...] = ()
+    size: int | None = None  # prompt length (tokens, or an estimate), measured once
 
 
 class Batcher:
@@ -54,8 +70,15 @@ class Batcher:
         batch_size: int = 8,
         batch_wait_ms: float = 10,
         name: str = "local",
+        measure: Measure | None = None,
+        prepare: Callable[[], None] | None = None,
     ) -> None:
         self.run_batch = run_batch
+        # measure(job): a prompt's length in tokens, or None while it cannot tell (an estimate
+        # is used meanwhile). prepare(): called on the worker thread when work arrives, before
+        # batches are chosen (the provider loads its model there, so lengths are exact).
+        self.measure = measure or estimate_tokens
+        self.prepare = prepare
         self.batch_size = max(1, batch_size)
         self.batch_wait = batch_wait_ms / 1000
         self.name = name
@@ -87,9 +110,12 @@ class Batcher:
 
     def _run(self) -> None:
         pending: list[Job] = []
+        closing = False
         try:
-            while not self._collect(pending):
-                batch = take_batch(pending, self.batch_size)
+            while not closing or pending:
+                # after aclose(), what was queued before it still runs; nothing new is taken
+                closing = closing or self._collect(pending)
+                batch = take_batch(pending, self.batch_size, self._length)
                 if batch:
                     self._process(batch)
         finally:
@@ -113,6 +139,8 @@ class Batcher:
             if job is None:
                 return True
             pending.append(job)
+        if self.prepare is not None:
+            self.prepare()
         deadline = time.monotonic() + self.batch_wait
         key = pending[0].key
         while sum(j.key == key for j in pending) < self.batch_size:
@@ -123,7 +151,51 @@ class Batcher:
             if job is None:
                 return True
             pending.append(job)
+        # Whatever else is queued already joins the window, so batches can group by length.
+        while len(pending) < WINDOW_BATCHES * self.batch_size:
+            try:
+                job = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if job is None:
+                return True
+            pending.append(job)
+        return self._wait_for_company(pending)
+
+    def _wait_for_company(self, pending: list[Job]) -> bool:
+        """A batch that would be part empty or padded waits a few ms for jobs of its length.
+
+        Right after a batch, its callers are still sending their next requests; without the
+        wait, the worker would take the other half of the window as one mixed batch.
+        """
+        deadline = time.monotonic() + self.batch_wait
+        window = WINDOW_BATCHES * self.batch_size
+        while len(pending) < window:
+            batch = choose_batch(pending, self.batch_size, self._length)
+            full = len(batch) == self.batch_size
+            if full and padding_share(batch, self._length) <= MAX_PADDING:
+                break
+            try:
+                job = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            if job is None:
+                return True
+            pending.append(job)
         return False
+
+    def _length(self, job: Job) -> int:
+        if job.size is not None:
+            return job.size
+        try:
+            size = self.measure(job)
+        except Exception:  # a length only orders the queue: never fail a job for it
+            log.debug("measuring a prompt failed", exc_info=True)
+            size = estimate_tokens(job)
+        if size is None:
+            return estimate_tokens(job)  # not kept: the exact length may be known later
+        job.size = int(size)
+        return job.size
 
     def _process(self, batch: list[Job]) -> None:
         try:
@@ -143,23 +215,61 @@ class Batcher:
             resolve(job, result=result)
 
 
-def take_batch(pending: list[Job], size: int) -> list[Job]:
-    """Remove and return up to `size` live jobs sharing the first live job's key (FIFO)."""
+def take_batch(pending: list[Job], size: int, length: Length | None = None) -> list[Job]:
+    """Remove and return the next batch: up to `size` live jobs sharing the oldest job's key,
+    the oldest job's neighbours in prompt length within the window."""
     pending[:] = [j for j in pending if not j.future.cancelled()]  # timed out while queued
-    if not pending:
-        return []
-    key = pending[0].key
-    batch = similar_lengths([j for j in pending if j.key == key][:size])
+    batch = choose_batch(pending, size, length or estimate_tokens)
     taken = {id(j) for j in batch}
     pending[:] = [j for j in pending if id(j) not in taken]
     return batch
+
+
+def choose_batch(pending: list[Job], size: int, length: Length) -> list[Job]:
+    if not pending:
+        return []
+    key = pending[0].key
+    same = [j for j in pending if j.key == key][: WINDOW_BATCHES * size]
+    if len(same) > size:
+        same = nearest_in_length(same, size, length)
+    return similar_lengths(same, length)
+
+
+def padding_share(batch: list[Job], length: Length) -> float:
+    """The share of a batch's padded tokens that is padding."""
+    lengths = [length(j) for j in batch]
+    longest = max(lengths, default=0)
+    return 1 - sum(lengths) / (len(lengths) * longest) if longest else 0.0
+
+
+def nearest_in_length(jobs: list[Job], size: int, length: Length) -> list[Job]:
+    """The `size` jobs, consecutive in length order, that hold jobs[0] and pad the least.
+
+    Ties go to the older jobs. The result keeps the queue's order.
+    """
+    order = sorted(range(len(jobs)), key=lambda i: (length(jobs[i]), i))
+    lengths = [length(jobs[i]) for i in order]
+    oldest = order.index(0)
+    starts = range(max(0, oldest - size + 1), min(oldest, len(jobs) - size) + 1)
+
+    def waste(start: int) -> tuple[int, int]:
+        window = lengths[start : start + size]
+        return size * window[-1] - sum(window), sum(order[start : start + size])
+
+    best = min(starts, key=waste)
+    return [jobs[i] for i in sorted(order[best : best + size])]
 
 
 def prompt_chars(job: Any) -> int:
     return sum(len(m.get("content", "")) for m in job.messages)
 
 
-def similar_lengths(batch: list[Job]) -> list[Job]:
+def estimate_tokens(job: Any) -> int:
+    """About 4 characters per token, plus a chat template's few tokens per message."""
+    return prompt_chars(job) // 4 + 5 * len(job.messages)
+
+
+def similar_lengths(batch: list[Job], length: Length = prompt_chars) -> list[Job]:
     """Split a batch whose prompts differ a lot in length; keep the part with the oldest job.
 
     Left padding makes every row as long as the longest, so a short prompt batched with a
@@ -170,8 +280,8 @@ def similar_lengths(batch: list[Job]) -> list[Job]:
     """
     if len(batch) < 2:
         return batch
-    ordered = sorted(batch, key=prompt_chars, reverse=True)
-    lengths = [prompt_chars(j) for j in ordered]
+    ordered = sorted(batch, key=length, reverse=True)
+    lengths = [length(j) for j in ordered]
     full = len(batch) * lengths[0]
     costs = {k: k * lengths[0] + (len(batch) - k) * lengths[k] for k in range(1, len(batch))}
     split = min(costs, key=lambda k: costs[k])

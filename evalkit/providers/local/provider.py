@@ -35,21 +35,44 @@ class TransformersProvider:
         self._loaded: LoadedModel | None = None if callable(loaded) else loaded
         self._loader = loaded if callable(loaded) else None
         self._load_lock = threading.Lock()
+        self._load_error: Exception | None = None
         self.batcher = Batcher(
             self._run_batch,
             batch_size=batch_size,
             batch_wait_ms=batch_wait_ms,
             name="transformers",
+            measure=self._prompt_tokens,
+            prepare=self._preload,
         )
 
     @property
     def loaded(self) -> LoadedModel:
         if self._loaded is None:
             with self._load_lock:
+                if self._load_error is not None:  # the preload just failed: that is the answer
+                    error, self._load_error = self._load_error, None
+                    raise error
                 if self._loaded is None:
                     assert self._loader is not None
                     self._loaded = self._loader()
         return self._loaded
+
+    def _preload(self) -> None:
+        """Load on the worker thread when the first work arrives, so batches are chosen by
+        exact token counts; a failure is raised by the batch that follows (once per batch)."""
+        if self._loaded is None:
+            try:
+                self.loaded  # noqa: B018 - loading is the point
+            except Exception as exc:
+                self._load_error = exc
+
+    def _prompt_tokens(self, job: Job) -> int | None:
+        if self._loaded is None:
+            return None
+        tokens = self._loaded.tokenizer(
+            generation.chat_text(self._loaded, job.messages), add_special_tokens=False
+        )
+        return len(tokens["input_ids"])
 
     @property
     def batches(self) -> int:
