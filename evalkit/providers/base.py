@@ -165,7 +165,8 @@ def check_model_config(config: ModelConfig, base_dir: Path | None = None) -> Non
 
     Raises SuiteError (the message names the key) whose `key_path`, read with
     `error_key_path(exc)`, is where the problem is inside the model entry, e.g.
-    ("params", "max_token") or ("model",); () when the provider did not say. With the suite's
+    ("params", "max_token"), ("model",) or ("options", "base_urls", 1) (list positions are
+    ints, as in the suite loader's line map); () when the provider did not say. With the suite's
     folder as `base_dir`, local model paths are checked too. A provider registered without a
     check passes.
     """
@@ -176,14 +177,14 @@ def check_model_config(config: ModelConfig, base_dir: Path | None = None) -> Non
         check(config, base_dir)
 
 
-def error_key_path(exc: BaseException) -> tuple[str, ...] | None:
+def error_key_path(exc: BaseException) -> tuple[str | int, ...] | None:
     """The key path a provider's config check attached to its SuiteError, if any."""
     path = getattr(exc, "key_path", None)
     return tuple(path) if path is not None else None
 
 
 @contextlib.contextmanager
-def at_key(*path: str) -> Iterator[None]:
+def at_key(*path: str | int) -> Iterator[None]:
     """Tag a SuiteError raised inside with `path` (inside the model entry), unless tagged."""
     try:
         yield

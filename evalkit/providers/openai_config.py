@@ -128,7 +128,27 @@ def check_options(options: Mapping[str, Any]) -> dict[str, Any]:
     if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 1):
         with at_key("options", "max_connections"):
             raise SuiteError("options.max_connections must be a positive integer")
+    check_base_urls(options.get("base_urls"))
     return {**options, "headers": {str(k): str(v) for k, v in headers.items()}}
+
+
+def check_base_urls(urls: Any) -> None:
+    """options.base_urls: a non-empty list of http(s) URLs of endpoints serving one model."""
+    if urls is None:
+        return
+    if not isinstance(urls, list) or not urls:
+        with at_key("options", "base_urls"):
+            raise SuiteError(
+                "options.base_urls must be a list of URLs",
+                hint='e.g. base_urls: ["http://10.0.0.1:8000/v1", "http://10.0.0.2:8000/v1"]',
+            )
+    for index, url in enumerate(urls):
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            with at_key("options", "base_urls", index):
+                raise SuiteError(
+                    f"options.base_urls[{index}] is not an http(s) URL: {str(url)[:80]!r}",
+                    hint="each entry is an OpenAI-compatible endpoint, e.g. http://host:8000/v1",
+                )
 
 
 def check_params(params: Mapping[str, Any]) -> None:
