@@ -173,9 +173,14 @@ def test_the_batcher_imports_no_torch() -> None:
 # --- full batches of similar length (issue 14) ---------------------------------------------------
 
 
-async def run_two_variants(concurrency: int, batch_wait_ms: float) -> tuple[Batcher, list[str]]:
-    """60 prompts of two lengths, interleaved as the engine sends two variants, at a given
-    concurrency; the fake model records each batch as a string of S (short) and L (long)."""
+async def run_two_variants(
+    concurrency: int, batch_wait_ms: float, pause_s: float = 0, n: int = 60
+) -> tuple[Batcher, list[str]]:
+    """n prompts of two lengths, interleaved as the engine sends two variants, at a given
+    concurrency; the fake model records each batch as a string of S (short) and L (long).
+
+    The waits are long next to the callers' pauses, so a loaded machine's scheduling hiccups
+    (tens of ms) cannot split a batch."""
     shapes: list[str] = []
 
     def model(jobs: list[Job]) -> list[Any]:
@@ -186,12 +191,15 @@ async def run_two_variants(concurrency: int, batch_wait_ms: float) -> tuple[Batc
     batcher = Batcher(
         model, batch_size=8, batch_wait_ms=batch_wait_ms, measure=lambda j: len(j.messages[0])
     )
-    prompts = iter([("x" if i % 2 else "y") * (80 if i % 2 else 40) for i in range(60)])
+    prompts = iter([("x" if i % 2 else "y") * (80 if i % 2 else 40) for i in range(n)])
 
     async def worker() -> None:
         for text in prompts:
             await batcher.submit("greedy", [text])  # type: ignore[list-item]
-            await asyncio.sleep(0)  # the engine scores and writes the record in between
+            if pause_s:  # the engine scores and writes the record, blocking the loop
+                time.sleep(pause_s)
+            else:
+                await asyncio.sleep(0)
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     await batcher.aclose()
@@ -207,8 +215,15 @@ async def test_two_variants_run_as_full_batches_of_one_length() -> None:
 
 async def test_with_one_batch_in_flight_batches_stay_full() -> None:
     """concurrency = batch_size: no half batches (a 2x length difference is not worth one)."""
-    batcher, _ = await run_two_variants(concurrency=8, batch_wait_ms=5)
-    assert batcher.batches == 8 and batcher.sizes == [8] * 7 + [4]
+    batcher, _ = await run_two_variants(concurrency=8, batch_wait_ms=200, n=24)
+    assert batcher.sizes == [8, 8, 8]
+
+
+async def test_callers_that_come_back_slowly_still_fill_the_batch() -> None:
+    """The 8 next requests come 50 ms apart, 400 ms in all, longer than batch_wait_ms:
+    the wait extends with each arrival."""
+    batcher, _ = await run_two_variants(concurrency=8, batch_wait_ms=150, pause_s=0.05, n=16)
+    assert batcher.sizes == [8, 8]
 
 
 def test_the_batch_is_the_oldest_jobs_neighbours_in_length() -> None:

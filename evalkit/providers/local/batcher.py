@@ -43,7 +43,8 @@ BatchFn = Callable[[list["Job"]], list[Any]]
 Measure = Callable[["Job"], "int | None"]
 Length = Callable[["Job"], int]
 WINDOW_BATCHES = 4  # how many batches' worth of queued jobs are sorted by length
-MAX_PADDING = 0.1  # a batch with more padding than this waits up to batch_wait for company
+MAX_PADDING = 0.1  # a batch with more padding than this waits for jobs of its length
+MAX_WAITS = 5  # the longest wait for a batch to fill, in batch_wait's
 
 
 @dataclass(slots=True, eq=False)  # identity: two jobs are never "equal"
@@ -130,9 +131,11 @@ class Batcher:
                     resolve(job, error=ProviderError(f"the {self.name} provider was closed"))
 
     def _collect(self, pending: list[Job]) -> bool:
-        """Fill `pending` from the queue; wait a few ms so concurrent requests form a batch.
+        """Fill `pending` until the next batch is full and of one length, or callers pause.
 
-        Returns True when aclose() asked the worker to stop.
+        A wait ends `batch_wait` after the last arrival (MAX_WAITS x batch_wait at most), so
+        requests sent a few ms apart (the callers of the previous batch scoring and writing
+        their results) still share a batch. Returns True when aclose() asked to stop.
         """
         if not pending:
             job = self._queue.get()
@@ -141,48 +144,24 @@ class Batcher:
             pending.append(job)
         if self.prepare is not None:
             self.prepare()
-        deadline = time.monotonic() + self.batch_wait
-        key = pending[0].key
-        while sum(j.key == key for j in pending) < self.batch_size:
+        now = time.monotonic()
+        deadline, last = now + self.batch_wait, now + MAX_WAITS * self.batch_wait
+        while len(pending) < WINDOW_BATCHES * self.batch_size and not self._ready(pending):
             try:
-                job = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+                job = self._queue.get(timeout=max(0.0, min(deadline, last) - time.monotonic()))
             except queue.Empty:
                 break
             if job is None:
                 return True
             pending.append(job)
-        # Whatever else is queued already joins the window, so batches can group by length.
-        while len(pending) < WINDOW_BATCHES * self.batch_size:
-            try:
-                job = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            if job is None:
-                return True
-            pending.append(job)
-        return self._wait_for_company(pending)
-
-    def _wait_for_company(self, pending: list[Job]) -> bool:
-        """A batch that would be part empty or padded waits a few ms for jobs of its length.
-
-        Right after a batch, its callers are still sending their next requests; without the
-        wait, the worker would take the other half of the window as one mixed batch.
-        """
-        deadline = time.monotonic() + self.batch_wait
-        window = WINDOW_BATCHES * self.batch_size
-        while len(pending) < window:
-            batch = choose_batch(pending, self.batch_size, self._length)
-            full = len(batch) == self.batch_size
-            if full and padding_share(batch, self._length) <= MAX_PADDING:
-                break
-            try:
-                job = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                break
-            if job is None:
-                return True
-            pending.append(job)
+            deadline = time.monotonic() + self.batch_wait
         return False
+
+    def _ready(self, pending: list[Job]) -> bool:
+        """The next batch would be full and (nearly) free of padding: no reason to wait."""
+        batch = choose_batch(pending, self.batch_size, self._length)
+        full = len(batch) == self.batch_size
+        return full and padding_share(batch, self._length) <= MAX_PADDING
 
     def _length(self, job: Job) -> int:
         if job.size is not None:
