@@ -365,3 +365,34 @@ def test_dry_run_counts_judge_calls(server: FaultServer, tmp_path: Path):
     assert rows["judge"].role == "judge" and rows["judge"].output_tokens == 18 * 512
     assert rows["judge"].input_tokens > 18 * rows["gpt"].output_tokens // 6  # it reads outputs
     assert rows["judge"].cost is not None and rows["judge"].cost > 0  # gpt-4o-mini's list price
+
+
+# --- one model served by several replicas (options.base_urls) ----------------------------------
+
+
+def test_a_run_spreads_over_every_replica(server: FaultServer, tmp_path: Path):
+    with FaultServer(latency_ms=20) as second, FaultServer(latency_ms=20) as third:
+        fleet = [server, second, third]
+        server.configure(latency_ms=20)
+        urls = [s.base_url for s in fleet]
+        model = {"options": {"base_urls": urls}}
+        questions = [f"question {i}" for i in range(30)]
+        suite = write(tmp_path, suite_text(server, model=model, concurrency=6), questions)
+        result = invoke("run", str(suite), "-q", "--no-tracking")
+        served = [s.stats()["requests"] for s in fleet]
+    assert result.exit_code == 0, result.output
+    got = records(tmp_path)
+    assert all(got[q]["output"] == f"ANSWER: {q}" and got[q]["attempts"] == 1 for q in questions)
+    assert sum(served) == 30 and min(served) >= 5, served  # each replica took a share
+
+
+def test_a_dead_replica_costs_retries_not_items(server: FaultServer, tmp_path: Path):
+    model = {"options": {"base_urls": ["http://127.0.0.1:9/v1", server.base_url]}}
+    questions = [f"question {i}" for i in range(12)]
+    suite = write(tmp_path, suite_text(server, model=model, concurrency=2), questions)
+    result = invoke("run", str(suite), "-q", "--no-tracking")
+    assert result.exit_code == 0, result.output
+    got = records(tmp_path)
+    assert all(got[q]["error"] is None for q in questions)
+    assert server.stats()["requests"] == 12  # every item answered by the live replica
+    assert sum(got[q]["attempts"] for q in questions) <= 12 + 2  # the dead one, tried briefly

@@ -282,3 +282,104 @@ def test_fault_server_runs_as_a_subprocess() -> None:
         assert server.configure(fault_rate=0.0)["latency_ms"] == 1
         server.reset()
         assert server.stats()["requests"] == 0
+
+
+def test_the_static_param_list_matches_the_sdk() -> None:
+    from evalkit.providers.openai import SDK_PARAMS
+    from evalkit.providers.openai_config import KNOWN_PARAMS
+
+    core = {"max_tokens", "max_completion_tokens", "temperature", "seed", "response_format"}
+    assert core <= KNOWN_PARAMS
+    assert KNOWN_PARAMS - {"extra_body"} <= SDK_PARAMS  # no name the SDK does not know
+
+
+def test_a_misspelt_param_fails_at_create_as_in_validate() -> None:
+    config = ModelConfig(id="gpt", provider="openai", model="m", params={"max_token": 5})
+    with pytest.raises(SuiteError, match="unknown param 'max_token'"):
+        create_provider(config, Path("."))
+
+
+# --- several endpoints for one model (options.base_urls) ----------------------------------------
+
+
+@pytest.fixture
+def fleet() -> Iterator[list[FaultServer]]:
+    """Three replicas of one model, each a real server on loopback."""
+    with FaultServer() as a, FaultServer() as b, FaultServer() as c:
+        yield [a, b, c]
+
+
+def spread(servers: list[FaultServer], **overrides: Any) -> OpenAIProvider:
+    options = {"base_urls": [s.base_url for s in servers]}
+    return make(servers[0], options=options, **overrides)
+
+
+def requests_per_server(servers: list[FaultServer]) -> list[int]:
+    return [s.stats()["requests"] for s in servers]
+
+
+async def test_concurrent_calls_spread_evenly_over_the_replicas(fleet: list[FaultServer]) -> None:
+    for server in fleet:
+        server.configure(latency_ms=50)
+    provider = spread(fleet)
+    gens = await asyncio.gather(*(provider.generate(ask(f"q{i}")) for i in range(30)))
+    await provider.aclose()
+    assert [g.output for g in gens] == [f"ANSWER: q{i}" for i in range(30)]
+    assert requests_per_server(fleet) == [10, 10, 10]  # each call picked the least busy one
+
+
+async def test_sequential_calls_go_round_robin(fleet: list[FaultServer]) -> None:
+    provider = spread(fleet)
+    for i in range(9):
+        await provider.generate(ask(f"seq {i}"))
+    await provider.aclose()
+    assert requests_per_server(fleet) == [3, 3, 3]
+
+
+async def test_a_slow_replica_gets_fewer_calls(fleet: list[FaultServer]) -> None:
+    fast, slow = fleet[0], fleet[1]
+    slow.configure(latency_ms=150)
+    fast.configure(latency_ms=5)
+    provider = spread([fast, slow])
+    gate = asyncio.Semaphore(4)
+
+    async def one(i: int) -> None:
+        async with gate:
+            await provider.generate(ask(f"load {i}"))
+
+    await asyncio.gather(*(one(i) for i in range(40)))
+    await provider.aclose()
+    served_fast, served_slow = requests_per_server([fast, slow])
+    assert served_fast + served_slow == 40
+    assert served_fast > 3 * served_slow  # least in-flight: the slow one holds its calls longer
+
+
+async def test_a_dead_replica_is_left_out_after_it_fails(fleet: list[FaultServer]) -> None:
+    live = fleet[0]
+    dead = "http://127.0.0.1:9/v1"  # the discard port: nothing listens there
+    provider = make(live, options={"base_urls": [dead, live.base_url]})
+    with pytest.raises(ProviderError) as err:
+        for i in range(2):  # round-robin reaches the dead one within two calls
+            await provider.generate(ask(f"probe {i}"))
+    assert err.value.retryable and f"(at {dead})" in err.value.message
+    for i in range(6):  # the retry and later calls go to the live replica
+        assert (await provider.generate(ask(f"after {i}"))).output == f"ANSWER: after {i}"
+    await provider.aclose()
+    assert provider.pool.calls()[dead] == 1
+
+
+async def test_replicas_on_loopback_need_no_key(
+    fleet: list[FaultServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY")
+    gen = await call(spread(fleet), "no key")
+    assert gen.output == "ANSWER: no key"
+    with pytest.raises(MissingKeyError):  # one endpoint off loopback: a key is needed
+        make(fleet[0], options={"base_urls": [fleet[0].base_url, "https://api.example.com/v1"]})
+
+
+def test_base_urls_must_be_a_list_of_urls() -> None:
+    for bad, match in [("http://one", "must be a list"), (["ftp://x"], r"base_urls\[0\]")]:
+        config = ModelConfig(id="g", provider="openai", model="m", options={"base_urls": bad})
+        with pytest.raises(SuiteError, match=match):
+            create_provider(config, Path("."))

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from evalkit.errors import MissingDependencyError, ProviderError, SuiteError
-from evalkit.providers import local_model
-from evalkit.providers.local_model import (
+from evalkit.providers.local import files as local_model
+from evalkit.providers.local.files import (
     DEFAULT_MODEL,
     ensure_converted,
     is_converted,
@@ -194,7 +194,7 @@ def test_a_changed_gguf_gets_a_new_cache_folder(fake_gguf: Path) -> None:
 def test_bad_params_and_options_fail_before_loading(
     params: dict, options: dict, match: str, tmp_path: Path
 ) -> None:
-    from evalkit.providers.transformers import create
+    from evalkit.providers.local.factory import create
 
     # model_construct: the suite's own bounds (limits.PARAM_BOUNDS) would refuse some of these
     # first; the provider must refuse them on its own too
@@ -204,7 +204,7 @@ def test_bad_params_and_options_fail_before_loading(
 
 
 def test_a_broken_model_folder_is_a_suite_error(tmp_path: Path) -> None:
-    from evalkit.providers.transformers import load_model
+    from evalkit.providers.local.loader import load_model
 
     pytest.importorskip("transformers")
     (tmp_path / "config.json").write_text('{"model_type": "llama"}')
@@ -213,7 +213,7 @@ def test_a_broken_model_folder_is_a_suite_error(tmp_path: Path) -> None:
 
 
 def test_greedy_params_share_one_batch_key() -> None:
-    from evalkit.providers.transformers import GenParams
+    from evalkit.providers.local.config import GenParams
 
     assert GenParams.parse({"temperature": 0, "top_p": 0.5}) == GenParams.parse({})
     assert GenParams.parse({"stop": "\n"}).stop == ("\n",)
@@ -229,7 +229,7 @@ def test_missing_torch_is_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> No
 
 def test_importing_the_provider_does_not_import_torch() -> None:
     code = (
-        "import sys, evalkit.providers.transformers, evalkit.providers.local_model;"
+        "import sys, evalkit.providers.local.factory, evalkit.providers.local_model;"
         "assert 'torch' not in sys.modules and 'transformers' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
@@ -258,7 +258,7 @@ def local(model_cache: Path, model_id: str = "local", **fields: object) -> Model
 
 @pytest.fixture
 async def provider(model_cache: Path):
-    from evalkit.providers.transformers import create
+    from evalkit.providers.local.factory import create
 
     instance = create(local(model_cache, options={"batch_size": 8}), Path("."))
     yield instance
@@ -269,7 +269,7 @@ async def provider(model_cache: Path):
 async def test_conversion_is_cached_and_reused(
     model_cache: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from evalkit.providers.transformers import create
+    from evalkit.providers.local.factory import create
 
     marker = model_cache / local_model.MARKER
     info = json.loads(marker.read_text())
@@ -364,7 +364,7 @@ async def test_logprobs_and_label_scores_agree(provider) -> None:
 
 @pytest.mark.slow
 async def test_errors_fail_the_batch_not_the_worker(provider, monkeypatch) -> None:
-    from evalkit.providers import transformers as module
+    from evalkit.providers.local import generation as module
 
     def boom(loaded: object, jobs: object) -> list:
         raise RuntimeError("out of memory")
@@ -380,7 +380,7 @@ async def test_errors_fail_the_batch_not_the_worker(provider, monkeypatch) -> No
 
 @pytest.mark.slow
 async def test_aclose_stops_the_worker_and_shares_the_model(model_cache: Path) -> None:
-    from evalkit.providers.transformers import create
+    from evalkit.providers.local.factory import create
 
     first = create(local(model_cache, "a"), Path("."))
     second = create(local(model_cache, "judge", params={"max_tokens": 4}), Path("."))
@@ -394,7 +394,7 @@ async def test_aclose_stops_the_worker_and_shares_the_model(model_cache: Path) -
 
 @pytest.mark.slow
 async def test_single_token_label_fast_path_matches_full_scoring(provider, monkeypatch) -> None:
-    from evalkit.providers import transformers as module
+    from evalkit.providers.local import scoring as module
 
     labels = ["1", "2", "3", "4", "5"]
     messages = chat("Rate the answer 'Paris' to 'Capital of France?' from 1 to 5.")
@@ -407,7 +407,7 @@ async def test_single_token_label_fast_path_matches_full_scoring(provider, monke
 
 async def test_model_loads_on_first_batch_not_at_create() -> None:
     """A run served entirely from the response cache must not pay for loading the model."""
-    from evalkit.providers.transformers import TransformersProvider
+    from evalkit.providers.local.provider import TransformersProvider
 
     calls = []
 
@@ -427,7 +427,7 @@ def test_batches_split_prompts_of_very_different_lengths() -> None:
     """Short prompts are not padded to a 1,000-token neighbour; the oldest job always runs."""
     from types import SimpleNamespace
 
-    from evalkit.providers.transformers import _similar_lengths
+    from evalkit.providers.local.batcher import similar_lengths as _similar_lengths
 
     def job(chars: int):
         return SimpleNamespace(messages=[{"role": "user", "content": "x" * chars}])

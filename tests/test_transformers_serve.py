@@ -71,7 +71,7 @@ def healthy(url: str) -> bool:
 @pytest.fixture(scope="module")
 def model_folder(evalkit_cache_dir: Path) -> Path:
     """The converted embedded model, in the session's shared cache (converted at most once)."""
-    from evalkit.providers.local_model import ensure_converted, resolve_model_path
+    from evalkit.providers.local.files import ensure_converted, resolve_model_path
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("EVALKIT_CACHE_DIR", str(evalkit_cache_dir))

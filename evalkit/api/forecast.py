@@ -23,7 +23,7 @@ from evalkit.engine.cache import cache_key, cached_keys
 from evalkit.engine.pricing import Price, cost, estimate_tokens
 from evalkit.engine.runtimes import model_price
 from evalkit.errors import SuiteError
-from evalkit.providers.base import model_identity
+from evalkit.providers.base import LABEL_SCORING, model_identity, provider_capabilities
 from evalkit.records import Message, Usage, WorkItem
 from evalkit.suite.schema import ModelConfig
 
@@ -233,7 +233,7 @@ def _judge_tokens(plan: Plan, grader: Any, judge_id: str) -> tuple[int, int]:
     )
     prompt = frame + _mean_input_tokens(plan, grader) + judged_outputs * _mean(outputs)
     labels = grader.config.mode == "labels" or (
-        grader.config.mode == "auto" and judge.provider == "transformers"
+        grader.config.mode == "auto" and LABEL_SCORING in provider_capabilities(judge.provider)
     )
     if labels:  # scored by label probabilities: one forward pass, nothing generated
         return prompt, 0

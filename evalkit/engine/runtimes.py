@@ -16,7 +16,13 @@ from typing import TYPE_CHECKING, Any
 from evalkit.engine.calls import CostFn, Limiter, ModelRuntime
 from evalkit.engine.retry import DEFAULT_TIMEOUT, RetryPolicy
 from evalkit.errors import EvalkitError
-from evalkit.providers.base import create_provider, load_factory, model_identity
+from evalkit.providers.base import (
+    QUEUED_BATCHES,
+    create_provider,
+    load_factory,
+    model_identity,
+    provider_capabilities,
+)
 from evalkit.suite.schema import ModelConfig, Suite
 
 if TYPE_CHECKING:
@@ -58,15 +64,14 @@ def create_runtimes(
     return runtimes
 
 
-# A local model's call waits in the batch queue behind other batches: a wall-clock limit would
-# time out queued work (and retrying re-queues it), while the compute itself cannot be cancelled.
-_NO_DEFAULT_TIMEOUT = {"transformers"}
-
-
 def call_timeout(config: ModelConfig) -> float | None:
     if config.timeout is not None:
         return config.timeout
-    return None if config.provider in _NO_DEFAULT_TIMEOUT else DEFAULT_TIMEOUT
+    # A local model's call waits in the batch queue behind other batches: a wall-clock limit
+    # would time out queued work (and retrying re-queues it), while the compute itself cannot
+    # be cancelled. Such providers declare the capability.
+    queued = QUEUED_BATCHES in provider_capabilities(config.provider)
+    return None if queued else DEFAULT_TIMEOUT
 
 
 def build_runtime(

@@ -35,6 +35,7 @@ from evalkit.graders.parse import (
     reminder,
     score_token_logprobs,
 )
+from evalkit.providers.base import LABEL_SCORING, STRUCTURED_OUTPUT, capabilities
 from evalkit.records import Generation, GenerationRequest, Message, Usage, WorkItem, stable_hash
 
 # Judges are deterministic by default; a grader's `params:` overrides any of these.
@@ -75,17 +76,18 @@ class Vote:
 
 
 def pick_mode(requested: str, runtime: ModelRuntime, grader: str) -> Mode:
-    scorer = callable(getattr(runtime.provider, "score_labels", None))
-    if requested == "labels" and not scorer:
+    """The grader's mode, or for "auto" the best one the judge's provider declares."""
+    can = capabilities(runtime.provider)
+    if requested == "labels" and LABEL_SCORING not in can:
         raise SuiteError(
             f"grader '{grader}': judge '{runtime.config.id}' cannot score labels",
             hint="mode: labels needs a local transformers judge; use mode: text or auto",
         )
     if requested in ("json_schema", "labels", "text"):
         return requested  # type: ignore[return-value]
-    if scorer:
+    if LABEL_SCORING in can:
         return "labels"
-    return "json_schema" if runtime.config.provider == "openai" else "text"
+    return "json_schema" if STRUCTURED_OUTPUT in can else "text"
 
 
 def judge_params(base: dict[str, Any], grader: BoundGrader, mode: Mode) -> dict[str, Any]:

@@ -9,11 +9,11 @@ from __future__ import annotations
 from evalkit.plugins.registry import Registry
 
 PROVIDERS = {
-    "mock": "evalkit.providers.mock:create",
-    "function": "evalkit.providers.function:create",
-    "replay": "evalkit.providers.replay:create",
-    "transformers": "evalkit.providers.transformers:create",
-    "openai": "evalkit.providers.openai:create",
+    "mock": "evalkit.providers.mock:ENTRY",
+    "function": "evalkit.providers.function:ENTRY",
+    "replay": "evalkit.providers.replay:ENTRY",
+    "transformers": "evalkit.providers.local.factory:ENTRY",
+    "openai": "evalkit.providers.openai_config:ENTRY",
 }
 METRIC_MODULES = (
     "evalkit.metrics.text",

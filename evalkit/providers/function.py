@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from evalkit.errors import ProviderError, SuiteError, did_you_mean
-from evalkit.providers.base import check_known_keys
+from evalkit.providers.base import ProviderEntry, at_key, check_known_keys
 from evalkit.records import Generation, GenerationRequest, Usage
 
 if TYPE_CHECKING:
@@ -117,13 +117,35 @@ def load_function(target: str, base_dir: Path) -> Callable[..., Any]:
     return fn
 
 
-def create(config: ModelConfig, base_dir: Path) -> FunctionProvider:
-    """The function provider. Example: `options: {function: "my_app:answer"}`."""
+def check_config(config: ModelConfig, base_dir: Path | None = None) -> None:
+    """The static check (validate): options and the target's form; the module is not imported."""
+    _target(config)
+
+
+def _target(config: ModelConfig) -> str:
     check_known_keys("function", "option", config.options, OPTIONS)
     target = config.options.get("function") or config.model
     if not target:
-        raise SuiteError(
-            f"model '{config.id}' (provider: function) needs the function to call",
-            hint="add options: {function: 'my_module:my_function'}",
-        )
-    return FunctionProvider(load_function(str(target), base_dir), str(target))
+        with at_key("options"):
+            raise SuiteError(
+                f"model '{config.id}' (provider: function) needs the function to call",
+                hint="add options: {function: 'my_module:my_function'}",
+            )
+    module_name, sep, attr = str(target).partition(":")
+    if not sep or not module_name or not attr:
+        key = ("options", "function") if config.options.get("function") else ("model",)
+        with at_key(*key):
+            raise SuiteError(
+                f"function '{target}' is not in the form 'module:callable'",
+                hint="e.g. function: my_app.answer:respond",
+            )
+    return str(target)
+
+
+def create(config: ModelConfig, base_dir: Path) -> FunctionProvider:
+    """The function provider. Example: `options: {function: "my_app:answer"}`."""
+    target = _target(config)
+    return FunctionProvider(load_function(target, base_dir), target)
+
+
+ENTRY = ProviderEntry(create, check_config=check_config)

@@ -1,7 +1,7 @@
 """The OpenAI provider: OpenAI, Azure OpenAI or any OpenAI-compatible chat completions endpoint.
 
-Built on the official SDK's async client, one per model config, reused for every call. The
-engine owns retries and timeouts, so the SDK's own retries are off (max_retries=0) and its
+Built on the official SDK's async client, one per model config and endpoint, reused for every
+call. The engine owns retries and timeouts, so the SDK's own retries are off (max_retries=0) and its
 timeout is the model's `timeout`; failures become ProviderError with `retryable` set.
 
 Requests go through the client's documented raw path, `client.post("/chat/completions",
@@ -12,9 +12,12 @@ than everything else evalkit does per item (benchmarks/README.md); we read the J
 
 Options (`options:` in the suite):
   base_url       an OpenAI-compatible endpoint (vLLM, `transformers serve`, a proxy, ...)
+  base_urls      several endpoints serving the same model (replicas of a vLLM/TGI fleet); each
+                 call goes to the one with the fewest calls in flight (providers/balance.py).
+                 With base_url too, it is one more endpoint.
   api_key_env    the environment variable holding the key (default OPENAI_API_KEY, or
-                 AZURE_OPENAI_API_KEY for Azure). A base_url on loopback (127.0.0.1, localhost)
-                 needs no key: local servers ignore it, so the placeholder "not-needed" is sent.
+                 AZURE_OPENAI_API_KEY for Azure). Endpoints all on loopback (127.0.0.1,
+                 localhost) need no key: local servers ignore it, so "not-needed" is sent.
   organization, project
   azure_endpoint, api_version, deployment   any of them selects Azure OpenAI
   headers        extra non-secret HTTP headers, e.g. {"X-Team": "search"}
@@ -32,19 +35,26 @@ arguments (a JSON string): forcing a tool is a common way to get structured outp
 
 from __future__ import annotations
 
-import email.utils
 import inspect
 import json
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import openai
 
-from evalkit.errors import MissingKeyError, ProviderError, SuiteError
-from evalkit.providers.base import check_known_keys
+from evalkit.errors import MissingKeyError, ProviderError
+from evalkit.providers.balance import Endpoint, LeastInFlight
 from evalkit.providers.http import DEFAULT_TIMEOUT, is_loopback_url
+from evalkit.providers.openai_config import (
+    AZURE_OPTIONS,
+    CAPABILITIES,
+    UNSUPPORTED,
+    check_config,
+    check_options,
+)
+from evalkit.providers.openai_errors import malformed, map_error, retry_after, scrub
 from evalkit.records import Generation, GenerationRequest, Usage
 
 if TYPE_CHECKING:
@@ -52,34 +62,13 @@ if TYPE_CHECKING:
 
     from evalkit.suite.schema import ModelConfig
 
-OPTIONS = frozenset(
-    {
-        "base_url",
-        "api_key_env",
-        "organization",
-        "project",
-        "azure_endpoint",
-        "api_version",
-        "deployment",
-        "headers",
-        "max_connections",
-    }
-)
-AZURE_OPTIONS = ("azure_endpoint", "api_version", "deployment")
 PLACEHOLDER_KEY = "not-needed"
-SECRET_HEADERS = frozenset({"authorization", "api-key", "x-api-key", "openai-api-key"})
-MESSAGE_LIMIT = 300
-# The SDK retries these statuses itself; we mirror its judgement for the engine's retries.
-RETRYABLE_STATUSES = frozenset({408, 409, 429})
 
 # Arguments the SDK owns or that we set ourselves: a param may not override them.
 _RESERVED = frozenset(
     {"self", "messages", "model", "extra_headers", "extra_query", "extra_body", "timeout"}
 )
-_UNSUPPORTED = {
-    "stream": "streaming is not supported",
-    "stream_options": "streaming is not supported",
-}
+_UNSUPPORTED = UNSUPPORTED
 
 
 def _sdk_params() -> frozenset[str]:
@@ -110,10 +99,18 @@ HTTP_RESPONSE = _http_response_class()
 class OpenAIProvider:
     """Calls chat.completions on one reused AsyncOpenAI (or AsyncAzureOpenAI) client."""
 
+    capabilities: ClassVar[frozenset[str]] = CAPABILITIES
+
     def __init__(
-        self, client: openai.AsyncOpenAI, model: str, secrets: list[str], timeout: float
+        self,
+        client: openai.AsyncOpenAI | LeastInFlight,
+        model: str,
+        secrets: list[str],
+        timeout: float,
     ) -> None:
-        self._client = client
+        if not isinstance(client, LeastInFlight):
+            client = LeastInFlight([Endpoint(str(client.base_url), client)])
+        self.pool = client
         self._model = model
         self._secrets = [s for s in secrets if s and s != PLACEHOLDER_KEY]
         self._timeout = timeout
@@ -124,21 +121,38 @@ class OpenAIProvider:
     async def generate(self, request: GenerationRequest) -> Generation:
         body = {"model": request.model or self._model, "messages": request.messages}
         body.update(self._body_params(request.params))
+        endpoint = self.pool.acquire()
         start = time.perf_counter()
         try:
-            response = await self._client.post(
+            response = await endpoint.client.post(
                 "/chat/completions", body=body, cast_to=HTTP_RESPONSE
             )
             data = response.json()
         except openai.APIError as exc:
             # `from None`: the SDK's exception may quote the key (a proxy echoing it back), so it
             # must not ride along as the cause into logs and tracebacks.
-            raise map_error(exc, self._secrets, self._timeout) from None
+            raise self._failed(endpoint, map_error(exc, self._secrets, self._timeout)) from None
         except ValueError as exc:  # a 200 whose body is not JSON (a proxy's page, a torn body)
             detail = scrub(f"{type(exc).__name__}: {exc}", self._secrets)
-            raise malformed(detail) from None
+            raise self._failed(endpoint, malformed(detail)) from None
+        finally:
+            self.pool.release(endpoint)
         latency_ms = (time.perf_counter() - start) * 1000
         return to_generation(data, latency_ms, self._secrets)
+
+    def _failed(self, endpoint: Endpoint, error: ProviderError) -> ProviderError:
+        """A retryable failure steers the next calls (the retry too) to the other endpoints."""
+        if len(self.pool.endpoints) == 1:
+            return error
+        if error.retryable:
+            self.pool.failed(endpoint)
+        return ProviderError(
+            f"{error.message} (at {endpoint.url})",
+            retryable=error.retryable,
+            retry_after=error.retry_after,
+            status=error.status,
+            hint=error.hint,
+        )
 
     def _body_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
         if params is not self._params:
@@ -148,7 +162,8 @@ class OpenAIProvider:
         return self._params_body
 
     async def aclose(self) -> None:
-        await self._client.close()
+        for endpoint in self.pool.endpoints:
+            await endpoint.client.close()
 
 
 def create(config: ModelConfig, base_dir: Path) -> OpenAIProvider:
@@ -157,43 +172,32 @@ def create(config: ModelConfig, base_dir: Path) -> OpenAIProvider:
     Example: ModelConfig(id="gpt", provider="openai", model="gpt-4o-mini",
     options={"base_url": "http://127.0.0.1:8000/v1"})
     """
+    check_config(config, base_dir)
     options = check_options(config.options)
-    split_params(config.params, error=SuiteError)
     azure = any(options.get(name) for name in AZURE_OPTIONS)
-    if azure:
-        check_azure(config, options)
-    model = config.model or options.get("deployment")
-    if not model:
-        raise SuiteError(
-            f"model '{config.id}' (provider openai) needs a 'model' name",
-            hint="e.g. model: gpt-4o-mini",
-        )
-    key = api_key(config, options, azure)
-    client = make_client(config, options, key, azure)
-    return OpenAIProvider(client, model, secrets=[key], timeout=config.timeout or DEFAULT_TIMEOUT)
+    model = str(config.model or options.get("deployment"))
+    urls = endpoint_urls(options)
+    key = api_key(config, options, azure, urls)
+    pool = LeastInFlight([Endpoint(u, make_client(config, options, key, azure, u)) for u in urls])
+    return OpenAIProvider(pool, model, secrets=[key], timeout=config.timeout or DEFAULT_TIMEOUT)
 
 
-def check_options(options: Mapping[str, Any]) -> dict[str, Any]:
-    check_known_keys("openai", "option", sorted(options), OPTIONS)
-    headers = options.get("headers") or {}
-    if not isinstance(headers, dict) or SECRET_HEADERS & {str(h).lower() for h in headers}:
-        raise SuiteError(
-            "options.headers must be a mapping of non-secret headers",
-            hint="put the API key in an environment variable and name it with api_key_env",
-        )
-    size = options.get("max_connections")
-    if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 1):
-        raise SuiteError("options.max_connections must be a positive integer")
-    return {**options, "headers": {str(k): str(v) for k, v in headers.items()}}
+def endpoint_urls(options: Mapping[str, Any]) -> list[str | None]:
+    """base_url, then base_urls, without repeats; [None] (the SDK's default) when neither."""
+    urls = [options.get("base_url"), *(options.get("base_urls") or [])]
+    unique = list(dict.fromkeys(str(u) for u in urls if u))
+    return list(unique) or [None]
 
 
-def api_key(config: ModelConfig, options: dict[str, Any], azure: bool) -> str:
+def api_key(
+    config: ModelConfig, options: dict[str, Any], azure: bool, urls: list[str | None]
+) -> str:
     """The key from the named environment variable, read once, at create time."""
     env = options.get("api_key_env") or ("AZURE_OPENAI_API_KEY" if azure else "OPENAI_API_KEY")
     key = os.environ.get(env, "")
     if key:
         return key
-    if is_loopback_url(options.get("base_url")):
+    if all(is_loopback_url(url) for url in urls):
         return PLACEHOLDER_KEY  # a local server accepts any key; the SDK insists on one
     raise MissingKeyError(
         f"environment variable {env} is not set",
@@ -203,7 +207,7 @@ def api_key(config: ModelConfig, options: dict[str, Any], azure: bool) -> str:
 
 
 def make_client(
-    config: ModelConfig, options: dict[str, Any], key: str, azure: bool
+    config: ModelConfig, options: dict[str, Any], key: str, azure: bool, base_url: str | None
 ) -> openai.AsyncOpenAI:
     common: dict[str, Any] = {
         "api_key": key,
@@ -215,31 +219,20 @@ def make_client(
         "http_client": http_client(config, options),
     }
     if not azure:
-        return openai.AsyncOpenAI(base_url=options.get("base_url"), **common)
-    return azure_client(options, common)
+        return openai.AsyncOpenAI(base_url=base_url, **common)
+    return azure_client(options, common, base_url)
 
 
-def azure_client(options: dict[str, Any], common: dict[str, Any]) -> openai.AsyncOpenAI:
+def azure_client(
+    options: dict[str, Any], common: dict[str, Any], base_url: str | None
+) -> openai.AsyncOpenAI:
     target: dict[str, Any] = {"api_version": options["api_version"]}
-    if options.get("base_url"):  # a gateway in front of Azure: the SDK takes it as is
-        target["base_url"] = options["base_url"]
+    if base_url:  # a gateway in front of Azure: the SDK takes it as is
+        target["base_url"] = base_url
     else:
         target["azure_endpoint"] = options["azure_endpoint"]
         target["azure_deployment"] = options.get("deployment")
     return openai.AsyncAzureOpenAI(**target, **common)
-
-
-def check_azure(config: ModelConfig, options: dict[str, Any]) -> None:
-    if not options.get("api_version"):
-        raise SuiteError(
-            f"model '{config.id}' uses Azure OpenAI and needs options.api_version",
-            hint="e.g. api_version: '2024-10-21'",
-        )
-    if not (options.get("azure_endpoint") or options.get("base_url")):
-        raise SuiteError(
-            f"model '{config.id}' uses Azure OpenAI and needs options.azure_endpoint",
-            hint="e.g. azure_endpoint: https://my-resource.openai.azure.com",
-        )
 
 
 def http_client(config: ModelConfig, options: dict[str, Any]) -> Any:
@@ -333,78 +326,4 @@ def _logprob(entry: dict[str, Any]) -> dict[str, Any]:
     return {"token": entry["token"], "logprob": entry["logprob"], "top_logprobs": top}
 
 
-def malformed(detail: str) -> ProviderError:
-    return ProviderError(
-        f"openai: malformed response: {detail}",
-        retryable=True,
-        hint="a proxy or the server answered with something that is not a chat completion",
-    )
-
-
-def map_error(
-    exc: openai.APIError, secrets: list[str], timeout: float | None = None
-) -> ProviderError:
-    """Translate an SDK error; secrets are scrubbed from every message."""
-    if isinstance(exc, openai.APIStatusError):
-        return _status_error(exc, secrets)
-    if isinstance(exc, openai.APITimeoutError):
-        after = f" after {timeout:g}s" if timeout else ""
-        return ProviderError(f"openai: the request timed out{after}", retryable=True)
-    if isinstance(exc, openai.APIConnectionError):
-        cause = scrub(str(exc.__cause__ or exc), secrets)
-        return ProviderError(f"openai: connection error: {cause}", retryable=True)
-    if isinstance(exc, openai.APIResponseValidationError):
-        return malformed(scrub(exc.message, secrets))
-    return ProviderError(f"openai: {scrub(str(exc), secrets)}", retryable=True)
-
-
-def _status_error(exc: openai.APIStatusError, secrets: list[str]) -> ProviderError:
-    status = exc.status_code
-    body = exc.body
-    detail = body.get("message") if isinstance(body, dict) else None
-    text = scrub(str(detail or exc.message), secrets)
-    retryable = status in RETRYABLE_STATUSES or status >= 500
-    return ProviderError(
-        f"openai: HTTP {status}: {text}",
-        retryable=retryable,
-        retry_after=retry_after(exc.response.headers),
-        status=status,
-        hint=_HINTS.get(status),
-    )
-
-
-_HINTS = {
-    401: "check the API key in the environment variable named by options.api_key_env",
-    403: "the key lacks access to this model or endpoint",
-    404: "check the model name and options.base_url",
-}
-
-
-def scrub(text: str, secrets: list[str]) -> str:
-    for secret in secrets:
-        text = text.replace(secret, "***")
-    if len(text) > MESSAGE_LIMIT:
-        text = text[: MESSAGE_LIMIT - 3] + "..."
-    return text
-
-
-def retry_after(headers: Mapping[str, str]) -> float | None:
-    """Seconds to wait from retry-after-ms, or Retry-After (seconds or an HTTP date)."""
-    value = headers.get("retry-after-ms")
-    if value:
-        try:
-            return max(0.0, float(value) / 1000)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
+__all__ = ["OpenAIProvider", "create", "malformed", "map_error", "retry_after", "scrub"]

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from evalkit.errors import ProviderError, SuiteError, did_you_mean
-from evalkit.providers.base import check_known_keys
+from evalkit.providers.base import ProviderEntry, at_key, check_known_keys
 from evalkit.records import Generation, GenerationRequest
 
 if TYPE_CHECKING:
@@ -58,10 +58,23 @@ def _as_text(value: Any, column: str) -> str:
     return str(value)
 
 
-def create(config: ModelConfig, base_dir: Path) -> ReplayProvider:
-    """The replay provider. Example: `options: {column: answer}`."""
+def check_config(config: ModelConfig, base_dir: Path | None = None) -> None:
+    """The static check (validate): the options."""
+    _column(config)
+
+
+def _column(config: ModelConfig) -> str:
     check_known_keys("replay", "option", config.options, OPTIONS)
     column = config.options.get("column", "output")
     if not isinstance(column, str) or not column:
-        raise SuiteError("replay option 'column' must be a column name")
-    return ReplayProvider(column)
+        with at_key("options", "column"):
+            raise SuiteError("replay option 'column' must be a column name")
+    return column
+
+
+def create(config: ModelConfig, base_dir: Path) -> ReplayProvider:
+    """The replay provider. Example: `options: {column: answer}`."""
+    return ReplayProvider(_column(config))
+
+
+ENTRY = ProviderEntry(create, check_config=check_config)
