@@ -225,3 +225,18 @@ def test_init_refuses_when_only_one_file_exists(cli: click.Group, tmp_path: Path
     (tmp_path / "prompts" / "friendly.jinja").write_text("mine")
     assert_user_error(invoke(cli, "init", str(tmp_path)), "friendly.jinja")
     assert not (tmp_path / "suite.yaml").exists()  # nothing half-written
+
+
+def test_validate_catches_what_the_provider_would_refuse(cli: click.Group, tmp_path: Path) -> None:
+    """A misspelt param or local model name fails validate with its line (issue 11)."""
+    (tmp_path / "data.jsonl").write_text('{"q": "hi"}\n')
+    suite = tmp_path / "suite.yaml"
+    base = "name: s\ndataset: data.jsonl\nprompts: {p: '{{ q }}'}\nmodels:\n  - id: local\n"
+    suite.write_text(base + "    model: smollm2-135m-instruct\n    params: {max_token: 5}\n")
+    result = invoke(cli, "validate", str(suite))
+    assert result.exit_code == 2 and "suite.yaml:7" in result.output
+    assert "did you mean 'max_tokens'" in result.output
+    suite.write_text(base + "    model: smollm2-135m-instruc\n")
+    result = invoke(cli, "validate", str(suite))
+    assert result.exit_code == 2 and "suite.yaml:6" in result.output
+    assert "did you mean 'smollm2-135m-instruct'" in result.output

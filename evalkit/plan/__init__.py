@@ -33,7 +33,7 @@ from evalkit.results.schema import (
     ShardInfo,
 )
 from evalkit.suite.loader import LoadedSuite, load_suite
-from evalkit.suite.schema import Suite
+from evalkit.suite.schema import ModelConfig, Suite
 
 if TYPE_CHECKING:
     from evalkit.plugins.user_code import UserCode
@@ -261,6 +261,20 @@ def check_providers(loaded: LoadedSuite) -> None:
             error.message = f"model '{model.id}': {error.message}"
             error.file, error.line = loaded.file, loaded.line_of((section, index, "provider"))
             raise error
+        _check_model(loaded, section, index, model)
+
+
+def _check_model(loaded: LoadedSuite, section: str, index: int, model: ModelConfig) -> None:
+    """The provider's own static check (unknown params, model names): what `run` would hit."""
+    from evalkit.providers.base import check_model_config, error_key_path
+
+    try:
+        check_model_config(model, loaded.base_dir)
+    except SuiteError as exc:
+        where = error_key_path(exc) or ()
+        exc.file = exc.file or loaded.file
+        exc.line = exc.line or loaded.line_of((section, index, *where))
+        raise
 
 
 def function_providers(loaded: LoadedSuite) -> list[UserCode]:
