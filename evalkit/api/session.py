@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from evalkit.engine.progress import ProgressSink
     from evalkit.engine.runner import Engine
     from evalkit.plan import Plan, SuiteSource
+    from evalkit.trackers.base import Trackers
 
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
@@ -39,6 +40,7 @@ class RunSession:
     store: RunStore
     resumed: bool
     collected: dict[str, ResultRecord] = field(default_factory=dict)
+    trackers: Trackers = field(init=False, repr=False)  # opened when the run starts
 
     # --- preparing (no disk writes) ---------------------------------------------------------
 
@@ -92,12 +94,14 @@ class RunSession:
         done = {r.key for r in previous if r.ok}
         plan = self.plan
         model_ids = [*plan.model_ids, *plan.judge_ids]
+        info = self._info()
+        manifest = self.store.manifest() if self.resumed else plan.manifest(self.store.run_id, info)
+        self.trackers = self._trackers()
+        self.trackers.on_start(manifest)  # trackers warm up while the providers start
         async with open_runtimes(plan.suite, model_ids, plan.loaded.base_dir) as runtimes:
             engine, grading = self._engine(runtimes, progress, drop)
             if not self.resumed:
-                self.store.create(
-                    self.plan.manifest(self.store.run_id, self._info()), self.plan.loaded.text
-                )
+                self.store.create(manifest, self.plan.loaded.text)
             interrupted = await self._run(engine, grading, done)
         records = _latest(previous, self.collected.values())
         summary = self._summarize(records, engine, interrupted)
@@ -126,6 +130,7 @@ class RunSession:
         grading = build_grading(plan, runtimes, caller, concurrency)
 
         def collect(record: ResultRecord) -> None:
+            self.trackers.on_records((record,))
             self.collected[record.key] = record.model_copy(update=dict.fromkeys(drop))
 
         engine = Engine(
@@ -236,8 +241,8 @@ class RunSession:
         manifest = self.store.manifest()
         return StoredRun(self.store.dir, manifest, summary, suite_text=self.plan.loaded.text)
 
-    def _track(self, summary: RunSummary) -> list[Any]:
-        """Log to the suite's trackers: subscribers, whose failure only warns."""
+    def _trackers(self) -> Trackers:
+        """The suite's trackers: subscribers, whose failure only warns."""
         from evalkit.trackers.base import TrackerSettings, open_trackers
 
         settings = TrackerSettings(
@@ -247,8 +252,11 @@ class RunSession:
             config=self.plan.suite.tracking,
         )
         warn = self.options.notify or _warn
-        trackers = open_trackers(settings, enabled=self.options.tracking, warn=warn)
-        return trackers.log_run(self._stored(summary)) if trackers else []
+        return open_trackers(settings, enabled=self.options.tracking, warn=warn)
+
+    def _track(self, summary: RunSummary) -> list[Any]:
+        self.trackers.on_finish(summary)
+        return self.trackers.log_run(self._stored(summary)) if self.trackers else []
 
     def _info(self) -> RunOptionsInfo:
         o = self.options
