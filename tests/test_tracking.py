@@ -192,7 +192,7 @@ def test_prompt_versions_only_when_the_template_changes(
         [experiment.experiment_id], f"tags.`mlflow.parentRunId` = '{last_parent}'"
     )
     polite = next(c for c in children if c.data.tags["evalkit.variant"] == "polite")
-    assert polite.info.run_name == "polite x mock · prompt v2"  # what it is, not when
+    assert polite.info.run_name.startswith("polite x mock · prompt v2 · ")  # what it is, then when
     note = polite.data.tags["mlflow.note.content"]  # the run's description: the prompt's diff
     assert "-Be polite." in note and "+Be very polite." in note
     diff = Path(client.download_artifacts(polite.info.run_id, "prompt.diff", str(tmp_path / "d")))

@@ -197,7 +197,7 @@ def test_payloads_from_a_summary() -> None:
     assert params["template_hash"] == "va" and params["model.param.t"] == "0"
     assert params["model.option.token"] == MASK
     tags = cell_tags(run, cell, "parent-id", prompt_version="3")
-    assert tags["mlflow.runName"] == "a x m · prompt v3"
+    assert tags["mlflow.runName"] == "a x m · prompt v3 · r1"  # the cell, its prompt, the run
     assert tags["evalkit.ci.contains"] == "0.1 to 0.9 (95% CI, n=2)"  # the bounds as a tag
     assert "evalkit.ci.rouge" not in tags  # no interval, no tag
     logged = parent_metrics(run)

@@ -208,11 +208,28 @@ def cell_name(variant: str, model: str) -> str:
     return f"{variant} x {model}"
 
 
-def cell_run_name(variant: str, model: str, prompt_version: str | None = None) -> str:
-    """What the child run is: "polite x gpt-4o · prompt v3" (the version in the registry), so
-    two runs of the same cell say which prompt each evaluated."""
-    name = cell_name(variant, model)
-    return f"{name} · prompt v{prompt_version}" if prompt_version else name
+_GENERATED_ID = re.compile(r"^\d{8}-\d{6}-")
+
+
+def run_label(manifest: RunManifest) -> str:
+    """Which run, in a few characters: a run id the user chose, else when it started."""
+    if not _GENERATED_ID.match(manifest.run_id):
+        return manifest.run_id
+    return manifest.created_at[5:16].replace("T", " ") or manifest.run_id
+
+
+def cell_run_name(
+    variant: str, model: str, prompt_version: str | None = None, label: str = ""
+) -> str:
+    """What the child run is, then which run: "polite x gpt-4o · prompt v3 · 11-27 10:15" (the
+    version in the Prompt Registry), so the same cell of two runs says which prompt each
+    evaluated and the "compare to" list tells them apart."""
+    parts = [cell_name(variant, model)]
+    if prompt_version:
+        parts.append(f"prompt v{prompt_version}")
+    if label:
+        parts.append(label)
+    return " · ".join(parts)
 
 
 def cell_params(run: RunDocs, variant: str, model_id: str) -> dict[str, str]:
@@ -265,7 +282,9 @@ def cell_tags(
 ) -> dict[str, str]:
     tags = {
         "mlflow.parentRunId": parent_id,
-        "mlflow.runName": cell_run_name(cell.variant, cell.model, prompt_version),
+        "mlflow.runName": cell_run_name(
+            cell.variant, cell.model, prompt_version, run_label(run.manifest)
+        ),
         f"{TAG_PREFIX}run_id": run.run_id,
         f"{TAG_PREFIX}cell": f"{cell.variant}|{cell.model}",
         f"{TAG_PREFIX}variant": cell.variant,

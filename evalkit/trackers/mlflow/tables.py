@@ -1,9 +1,9 @@
 """Per-example results as a flat table (one row per item), for MLflow's table artifact view.
 
-Columns: example_id, variant, model, repeat, the dataset row (one `input_<field>` column per
-field), the full prompt sent (every message, system included, as "[role] text" blocks), output,
-one `score_<metric>` column per metric and grader (plus `pass_<metric>` / `reason_<metric>`
-where they say so), error, latency, tokens, cost, cached.
+Columns: example_id, variant, model, repeat, output, one `score_<metric>` column per metric and
+grader (plus `pass_<metric>` where it says pass or fail), `reason_<metric>` where there is one,
+the dataset row (one `input_<field>` column per field), the full prompt sent (every message,
+system included, as "[role] text" blocks), error, latency, tokens, cost, cached.
 
 No column name holds a dot: MLflow's table view reads "score.contains" as a path into nested
 data and shows the column empty. Secrets are scrubbed from every text cell.
@@ -36,17 +36,20 @@ def result_row(record: ResultRecord, redactor: Redactor) -> dict[str, Any]:
         "variant": record.variant,
         "model": record.model,
         "repeat": record.repeat,
+        "output": _text(record.output, redactor),
     }
-    for name, value in (record.inputs or {}).items():
-        row[column("input", str(name))] = _text(value, redactor)
-    row["prompt"] = _text(prompt_text(record.messages), redactor)
-    row["output"] = _text(record.output, redactor)
+    # the scores next to the output, where the table opens; then why, then what was asked
     for name, score in record.scores.items():
         row[column("score", name)] = score.value
         if score.passed is not None:
             row[column("pass", name)] = score.passed
+    for name, score in record.scores.items():
         if score.reason:
             row[column("reason", name)] = _text(score.reason, redactor)
+    for name, value in (record.inputs or {}).items():
+        if value != record.example_id:  # the id column again
+            row[column("input", str(name))] = _text(value, redactor)
+    row["prompt"] = _text(prompt_text(record.messages), redactor)
     row.update(
         error=_text(record.error, redactor),
         latency_ms=record.latency_ms,
