@@ -48,7 +48,8 @@ class LiveLogging:
             start_new_session=True,
         )
         live = cls(proc, log)
-        live.send({"op": "open", "target": asdict(target), "runs_dir": str(runs_dir)})
+        opened = {"target": asdict(target), "runs_dir": str(runs_dir), "log": log.name}
+        live.send({"op": "open", **opened})
         return live
 
     @property

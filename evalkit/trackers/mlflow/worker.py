@@ -8,7 +8,7 @@ main process says the run has ended (summary.json written), it logs the tail and
 and prints one JSON line with the outcome. MLflow never enters the main process's memory.
 
 Commands, one JSON object per line on stdin:
-    {"op": "open", "target": {...}, "runs_dir": "...", "index": "..."}
+    {"op": "open", "target": {...}, "runs_dir": "...", "log": "<its stderr file>"}
     {"op": "begin", "run_dir": "..."}        the run's folder exists, or soon will
     {"op": "finish"}                          summary.json is written: log the rest, then exit
 stdin closing before "begin": exit without writing anything (the run did not start); after
@@ -17,6 +17,7 @@ stdin closing before "begin": exit without writing anything (the run did not sta
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -87,8 +88,20 @@ def main() -> int:
 
         outcome = {"event": "error", "message": one_line(exc)}
     if outcome is not None:
-        print(json.dumps(outcome), file=out, flush=True)
-    return 0 if outcome is None or outcome["event"] == "done" else 1
+        try:
+            print(json.dumps(outcome), file=out, flush=True)
+        except (BrokenPipeError, OSError):  # nobody waits (--no-wait-tracking): the log says it
+            print(json.dumps(outcome), file=sys.stderr, flush=True)
+    if outcome is None or outcome["event"] == "done":
+        _remove(first.get("log"))  # kept only to say why it failed
+        return 0
+    return 1
+
+
+def _remove(path: str | None) -> None:
+    if path:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
 
 
 def _run(
