@@ -118,7 +118,9 @@ class MlflowTracker:
             raise RuntimeError(outcome.get("message") or "the logging process failed")
         from evalkit.trackers.mlflow.logger import LoggedRun
 
-        return tracked(LoggedRun(**outcome["logged"]))
+        result = tracked(LoggedRun(**outcome["logged"]))
+        result.details["logging_peak_mb"] = outcome.get("peak_mb")
+        return result
 
     def log_verdict(self, run: StoredRun, previous: RunSummary | None) -> TrackedRun | None:
         from evalkit.trackers.mlflow.relog import relog_verdict
