@@ -107,9 +107,9 @@ def child_evalkit(suite: str, runs_dir: str, cache: str, profile: str | None) ->
     else:
         result = run_suite(suite, options)
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu
-    counts = result.summary["counts"]
-    passed = sum(c["metrics"]["contains"]["mean"] * c["items"] for c in result.summary["cells"])
-    done, errors = counts["done"], counts["errors"]
+    counts = result.summary.counts
+    passed = sum((c.metrics["contains"].mean or 0) * c.items for c in result.summary.cells)
+    done, errors = counts.done, counts.errors
     return {"wall": wall, "cpu": cpu, "done": done, "errors": errors, "passed": passed}
 
 

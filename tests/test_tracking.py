@@ -50,6 +50,10 @@ def _run(path: Path, tmp_path: Path, uri: str, run_id: str | None = None):
     return run_suite(path, options)
 
 
+def _records(run_dir: Path) -> list[dict]:
+    return [json.loads(line) for line in (run_dir / "results.jsonl").read_text().splitlines()]
+
+
 def _parents(client, experiment_id: str) -> list:
     runs = client.search_runs([experiment_id], max_results=100)
     return [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
@@ -103,17 +107,21 @@ def test_run_is_logged_with_children_params_metrics_table_dataset_and_traces(
     assert polite.data.params["template_hash"] == manifest["variants"]["polite"]["hash"]
     assert polite.data.params["model.provider"] == "mock"
     metrics = polite.data.metrics
-    assert metrics["contains"] == pytest.approx(0.75) and metrics["contains.n"] == 4
-    assert metrics["contains.ci_low"] < 0.75 < metrics["contains.ci_high"]
+    assert metrics["contains"] == pytest.approx(0.75) and metrics["items"] == 4
+    low, high, n = re.match(  # the interval is the metric's tag, not two more metrics
+        r"([\d.]+) to ([\d.]+) \(95% CI, n=(\d+)\)", polite.data.tags["evalkit.ci.contains"]
+    ).groups()
+    assert float(low) < 0.75 < float(high) and int(n) == 4
+    assert "contains.ci_low" not in metrics and "contains.n" not in metrics
     for name in ("latency_ms.p50", "latency_ms.p95", "tokens.input", "tokens.output", "errors"):
         assert name in metrics
 
     table = _table(client, polite.info.run_id, tmp_path / "dl")
     assert len(table["rows"]) == 4
     row = next(r for r in table["rows"] if r["example_id"] == "q4")
-    assert row["input.question"] == "Opposite of hot?" and row["output"] == "warm"
-    assert row["prompt"] == "Please answer: Opposite of hot?"
-    assert row["score.contains"] == 0.0 and row["passed.contains"] is False
+    assert row["input_question"] == "Opposite of hot?" and row["output"] == "warm"
+    assert row["prompt"] == "[system] Be polite.\n\n[user] Please answer: Opposite of hot?"
+    assert row["score_contains"] == 0.0 and row["pass_contains"] is False
     assert json.loads(polite.data.tags["mlflow.loggedArtifacts"]) == [
         {"path": "evalkit_results.json", "type": "table"}
     ]
@@ -133,7 +141,20 @@ def test_run_is_logged_with_children_params_metrics_table_dataset_and_traces(
     q4 = next(t for t in traces if t.info.tags["evalkit.example_id"] == "q4")
     assessed = {a.name: a.feedback.value for a in q4.info.assessments}
     assert assessed == {"contains": False, "length": True}
-    assert [s.name for s in q4.data.spans] == ["q4", "mock"]
+    assert q4.info.tags["mlflow.traceName"] == "q4" and [s.name for s in q4.data.spans] == ["mock"]
+    (span,) = q4.data.spans
+    assert span.inputs == {  # the request is the rendered prompt, system message included
+        "messages": [
+            {"role": "system", "content": "Be polite."},
+            {"role": "user", "content": "Please answer: Opposite of hot?"},
+        ]
+    }
+    assert span.outputs == "warm" and q4.info.request_preview.startswith("q4 · ")
+    record = next(
+        r for r in _records(result.run_dir) if r["example_id"] == "q4" and r["variant"] == "polite"
+    )
+    assert q4.info.execution_duration == int(record["latency_ms"])  # the item's own latency
+    assert {t.info.tags["evalkit.variant"] for t in traces} == {"polite"}
 
 
 def test_prompt_versions_only_when_the_template_changes(
@@ -153,7 +174,9 @@ def test_prompt_versions_only_when_the_template_changes(
         {"role": "system", "content": "Be polite."},
         {"role": "user", "content": "Please answer: {{ question }}"},
     ]
-    _run(write_suite(_suite("t-prompts")), tmp_path, server.uri)  # unchanged prompts
+    # unchanged prompts, models called again (a cached re-run would not be logged at all)
+    again = RunOptions(runs_dir=tmp_path / "runs", tracking_uri=server.uri, no_cache=True)
+    run_suite(write_suite(_suite("t-prompts")), again)
     assert versions("plain") == [1] and versions("polite") == [1]
     last = _run(write_suite(_suite("t-prompts", polite="Be very polite.")), tmp_path, server.uri)
     assert versions("plain") == [1] and versions("polite") == [1, 2]
@@ -164,6 +187,23 @@ def test_prompt_versions_only_when_the_template_changes(
     linked = json.loads(parents[last.run_id].data.tags["mlflow.linkedPrompts"])
     assert {"name": "t-prompts.polite", "version": "2"} in linked
     assert {"name": "t-prompts.plain", "version": "1"} in linked
+    last_parent = parents[last.run_id].info.run_id
+    children = client.search_runs(
+        [experiment.experiment_id], f"tags.`mlflow.parentRunId` = '{last_parent}'"
+    )
+    polite = next(c for c in children if c.data.tags["evalkit.variant"] == "polite")
+    assert polite.info.run_name.startswith("polite x mock · prompt v2 · ")  # what it is, then when
+    note = polite.data.tags["mlflow.note.content"]  # the run's description: the prompt's diff
+    assert "-Be polite." in note and "+Be very polite." in note
+    diff = Path(client.download_artifacts(polite.info.run_id, "prompt.diff", str(tmp_path / "d")))
+    assert "+Be very polite." in diff.read_text()
+
+    # a fully cached re-run of the last suite: the same results, so nothing new in MLflow
+    rerun = _run(write_suite(_suite("t-prompts", polite="Be very polite.")), tmp_path, server.uri)
+    (tracked,) = rerun.tracked
+    assert tracked.skipped and f"unchanged since run {last.run_id}" in tracked.message
+    assert rerun.summary.counts.cached == rerun.summary.counts.done == 8
+    assert len(_parents(client, experiment.experiment_id)) == 3
 
     # `evalkit log` of an already logged, unchanged run adds nothing
     out = CliRunner().invoke(
@@ -219,11 +259,16 @@ def test_relogging_a_changed_run_updates_instead_of_duplicating(
 
     result = _run(write_suite(_suite("t-update")), tmp_path, server.uri)
     # what a resumed run looks like to the logger: different results, same run id
-    summary_path = result.run_dir / "summary.json"
-    summary = json.loads(summary_path.read_text())
-    summary["cells"][0]["metrics"]["contains"]["mean"] = 0.5
-    summary["verdict"] = {"passed": False, "gates": [{"name": "contains-min", "passed": False}]}
-    summary_path.write_text(json.dumps(summary))
+    from evalkit.results.schema import VerdictDoc
+    from evalkit.results.store import RunStore
+
+    store = RunStore(result.run_dir.parent, result.run_id)
+    summary = store.summary()
+    summary.cells[0].metrics["contains"].mean = 0.5
+    summary.verdict = VerdictDoc.model_validate(
+        {"passed": False, "gates": [{"name": "contains-min", "passed": False}]}
+    )
+    store.write_summary(summary)
 
     tracked = track_run(result.run_dir, tracking_uri=server.uri)
     assert not tracked.skipped
@@ -357,15 +402,50 @@ def _synthetic_run(runs: Path, examples: int, variants: tuple[str, ...] = ("a", 
 def test_ten_thousand_rows_log_in_seconds(server: MlflowServer, client, tmp_path: Path) -> None:
     import time
 
+    from evalkit.suite.schema import TrackingConfig
     from evalkit.trackers.mlflow import track_run
 
     run_dir = _synthetic_run(tmp_path / "runs", examples=5_000)
     started = time.perf_counter()
-    tracked = track_run(run_dir, tracking_uri=server.uri)
+    # a server writes each trace as its own transaction: cap them (the table has every row)
+    config = TrackingConfig(traces=100)
+    tracked = track_run(run_dir, tracking_uri=server.uri, config=config)
     seconds = time.perf_counter() - started
     print(f"10,000 rows logged in {seconds:.1f}s ({tracked.traces} traced items)")
-    assert tracked.traces == 100  # the default sample; the table holds every row
+    assert 50 <= tracked.traces <= 100 and tracked.traces % 2 == 0  # <= the cap, whole examples
     table = _table(client, tracked.mlflow_run_id, tmp_path / "dl")
     assert len(table["rows"]) == 10_000
     # generous for a loaded 2-core CI box; measured ~9-12 s there, mostly the 100 traces
     assert seconds < 60
+
+
+def test_ten_thousand_items_all_traced_in_the_local_store(tmp_path: Path) -> None:
+    from mlflow import MlflowClient
+
+    from evalkit.trackers.mlflow import track_run
+    from evalkit.trackers.mlflow.trace_sinks import run_trace_ids
+
+    run_dir = _synthetic_run(tmp_path / "runs", examples=5_000)
+    tracked = track_run(run_dir)  # the default store: runs/mlflow.db
+    print(f"10,000 items and their traces logged in {tracked.seconds:.1f}s")
+    assert tracked.traces == 10_000  # every item is a trace (the table holds every row too)
+    local = MlflowClient(f"sqlite:///{tmp_path / 'runs' / 'mlflow.db'}")
+    experiment = local.get_experiment_by_name("t-scale")
+    assert len(run_trace_ids(local, experiment.experiment_id, run_dir.name)) == 10_000
+    (child,) = local.search_runs(
+        [experiment.experiment_id], "tags.`evalkit.variant` = 'b'", max_results=1
+    )
+    page = local.search_traces(
+        locations=[experiment.experiment_id],
+        run_id=child.info.run_id,
+        filter_string="tag.`evalkit.example_id` = 'e42'",
+    )
+    (trace,) = page
+    assert trace.info.execution_duration == 42  # the item's own latency: float(i % 97) ms
+    assert {a.name: a.feedback.value for a in trace.info.assessments} == {
+        "contains": False,  # i % 3 == 0: not passed, a pass/fail score
+        "rouge": 0.2,
+    }
+    assert trace.info.tags["evalkit.variant"] == "b" and trace.info.request_preview.startswith(
+        "e42 · "
+    )

@@ -21,6 +21,7 @@ from mlflow_server import MlflowServer, free_port
 
 from evalkit.cli.main import cli
 from evalkit.results.redaction import Redactor
+from evalkit.results.schema import RunSummary
 from evalkit.trackers.mlflow.artifacts import write_record_files
 from evalkit.trackers.mlflow.grader_metrics import grader_metrics
 
@@ -261,11 +262,17 @@ def test_grader_metrics_names() -> None:
             }
         },
         "calibration": {
-            "ok": {"accuracy": 0.75, "kappa": None, "n": 4, "by_judge": {"j1": {"accuracy": 1.0}}}
+            "ok": {
+                "human_label": "human",
+                "accuracy": 0.75,
+                "kappa": None,
+                "n": 4,
+                "by_judge": {"j1": {"accuracy": 1.0}},
+            }
         },
         "judging": {"calls": 10, "cost": 0.5, "graders": {"duel": {"calls": 10, "cost": 0.5}}},
     }
-    metrics = grader_metrics(summary)
+    metrics = grader_metrics(RunSummary.model_validate({"run_id": "r", **summary}))
     assert metrics["pairwise/duel/good_vs_bad/win_rate"] == 0.75
     assert metrics["pairwise/duel/good_vs_bad/win_rate.ci_low"] == 0.3
     assert "pairwise/duel/good_vs_bad/win_rate.ci_high" not in metrics  # None is not logged
@@ -275,7 +282,7 @@ def test_grader_metrics_names() -> None:
     assert metrics["calibration/ok/accuracy"] == 0.75 and "calibration/ok/kappa" not in metrics
     assert metrics["calibration/ok/j1/accuracy"] == 1.0
     assert metrics["judging/calls"] == 10 and metrics["judging/duel/cost"] == 0.5
-    assert grader_metrics({}) == {}
+    assert grader_metrics(RunSummary(run_id="r")) == {}
 
 
 def test_record_files_are_scrubbed_but_read_back_as_written(tmp_path: Path) -> None:

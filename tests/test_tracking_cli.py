@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Callable
 from pathlib import Path
@@ -86,3 +87,34 @@ def test_log_unknown_run_is_a_clean_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["log", "nope", "--runs-dir", str(tmp_path)])
     assert result.exit_code == 2
     assert "no run 'nope'" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.slow
+def test_no_wait_tracking_exits_and_logging_finishes_in_the_background(
+    write_suite: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    from mlflow import MlflowClient
+
+    monkeypatch.delenv("EVALKIT_NO_TRACKING")
+    runs = tmp_path / "runs"
+    args = ["run", str(write_suite()), "-q", "--runs-dir", str(runs), "--no-wait-tracking"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert "logging to MLflow in the background" in " ".join(result.output.split())
+    assert "EVALKIT_NO_WAIT_TRACKING" not in os.environ  # set for that run only
+    client, found = None, []
+    deadline = time.monotonic() + 180
+    while not found and time.monotonic() < deadline:
+        time.sleep(1)
+        if (runs / "mlflow.db").is_file():
+            client = client or MlflowClient(f"sqlite:///{runs / 'mlflow.db'}")
+            experiment = client.get_experiment_by_name("mock-suite")
+            if experiment is not None:
+                found = client.search_runs(
+                    [experiment.experiment_id],
+                    "tags.`evalkit.fingerprint` != '' and tags.`mlflow.parentRunId` IS NULL",
+                )
+    assert found, "the background logging never finished"
+    assert found[0].info.status == "FINISHED"

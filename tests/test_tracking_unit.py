@@ -10,19 +10,28 @@ from pathlib import Path
 import pytest
 
 from evalkit.results.redaction import MASK, Redactor, is_secret_name
+from evalkit.results.schema import (
+    CellSummary,
+    ResultRecord,
+    RunManifest,
+    RunSummary,
+    VariantInfo,
+    VerdictDoc,
+)
 from evalkit.suite.schema import Suite, TrackingConfig
 from evalkit.trackers.mlflow.config import resolve_target, strip_credentials
 from evalkit.trackers.mlflow.prompts import prompt_name, variant_messages
 from evalkit.trackers.mlflow.rundata import (
-    RunData,
+    RunDocs,
     cell_metrics,
     cell_params,
+    cell_tags,
     cell_verdict,
     parent_metrics,
     verdict_tags,
 )
 from evalkit.trackers.mlflow.tables import result_rows
-from evalkit.trackers.mlflow.traces import sample_records
+from evalkit.trackers.mlflow.traces import traced
 
 
 def _run_dir(tmp_path: Path, tracking: str = "") -> Path:
@@ -101,8 +110,9 @@ def test_redactor_masks_keys_and_scrubs_env_values() -> None:
     assert strip_credentials("https://u:p@host:5000/x") == "https://host:5000/x"
 
 
-def _record(example: str, variant: str, value: float, **extra: object) -> dict:
+def _record(example: str, variant: str, value: float, **extra: object) -> ResultRecord:
     record = {
+        "run_id": "r1",
         "key": f"{example}|{variant}|m|0",
         "example_id": example,
         "variant": variant,
@@ -122,89 +132,121 @@ def _record(example: str, variant: str, value: float, **extra: object) -> dict:
         "error": None,
     }
     record.update(extra)
-    return record
+    return ResultRecord.model_validate(record)
 
 
-def test_sample_is_whole_examples_and_the_same_across_runs() -> None:
-    records = [_record(f"e{i}", v, 1.0) for i in range(20) for v in ("a", "b")]
-    first = sample_records(records, budget=7)
-    assert len(first) == 6  # 3 whole examples of 2 items; a 4th would exceed the budget
-    ids = {r["example_id"] for r in first}
-    assert all(sum(r["example_id"] == e for r in first) == 2 for e in ids)
-    assert ids == {r["example_id"] for r in sample_records(list(reversed(records)), budget=7)}
-    assert sample_records(records, budget=0) == []
-    assert len(sample_records(records, budget=1)) == 1  # never nothing for a positive budget
+def test_a_trace_cap_is_whole_examples_and_the_same_across_runs() -> None:
+    records = [_record(f"e{i}", v, 1.0) for i in range(200) for v in ("a", "b")]
+
+    def sample(items: list[ResultRecord], cap: int) -> list[ResultRecord]:
+        chosen: list[ResultRecord] = []
+        for record in items:
+            if traced(record, cap, len(items), len(chosen)):
+                chosen.append(record)
+        return chosen
+
+    first = sample(records, 100)
+    assert 80 <= len(first) <= 100  # about the cap, never above it
+    ids = {r.example_id for r in first}
+    whole = [e for e in ids if sum(r.example_id == e for r in first) == 2]
+    assert len(whole) >= len(ids) - 1  # whole examples (the hard stop may cut the last one)
+    again = {r.example_id for r in sample(list(reversed(records)), 100)}
+    assert len(ids & again) >= 0.9 * len(ids)  # mostly the same examples, whatever the order
+    assert sample(records, 0) == []
+    assert len(sample(records, 10_000)) == len(records)  # a cap above the run: every item
+    assert all(traced(r, None, len(records), 10**9) for r in records)  # no cap: every item
 
 
 def test_payloads_from_a_summary() -> None:
-    cell = {
-        "variant": "a",
-        "model": "m",
-        "items": 2,
-        "errors": 0,
-        "cached": 1,
-        "latency_ms": {"mean": 2.0, "p50": 1.5, "p95": 3.0},
-        "tokens": {"input": 6.0, "output": 2.0, "mean_input": 3.0, "mean_output": 1.0},
-        "cost": {"total": 0.2, "per_item": 0.1},
-        "metrics": {"contains": {"mean": 0.5, "ci_low": 0.1, "ci_high": 0.9, "n": 2, "kind": "x"}},
-    }
+    cell = CellSummary.model_validate(
+        {
+            "variant": "a",
+            "model": "m",
+            "items": 2,
+            "errors": 0,
+            "cached": 1,
+            "latency_ms": {"mean": 2.0, "p50": 1.5, "p95": 3.0},
+            "tokens": {"input": 6.0, "output": 2.0, "mean_input": 3.0, "mean_output": 1.0},
+            "cost": {"total": 0.2, "per_item": 0.1},
+            "metrics": {
+                "contains": {"mean": 0.5, "ci_low": 0.1, "ci_high": 0.9, "n": 2, "kind": "mean"},
+                "rouge": {"mean": 2 / 3, "n": 2},
+            },
+        }
+    )
     metrics = cell_metrics(cell)
     assert next(iter(metrics)) == "contains"  # means first: the UI lists columns in this order
-    assert metrics["contains.ci_low"] == 0.1 and metrics["contains.n"] == 2.0
+    assert metrics["rouge"] == 0.6667  # rounded for people, not 0.6666666666666666
     assert metrics["latency_ms.p95"] == 3.0 and metrics["cost.total"] == 0.2
     assert metrics["tokens.input"] == 6.0 and metrics["errors"] == 0.0
-    manifest = {
-        "run_id": "r1",
-        "suite": {"name": "faq", "hash": "h"},
-        "dataset": {"name": "d", "digest": "dg", "rows": 2},
-        "variants": {"a": {"hash": "va", "template": "[user]\n{{ q }}"}},
-        "models": [{"id": "m", "provider": "mock", "params": {"t": 0}, "options": {"token": "x"}}],
-    }
-    run = RunData(Path("."), manifest, {"cells": [cell], "counts": {"done": 2}}, [], "", Redactor())
-    params = cell_params(run, cell)
+    assert not [name for name in metrics if "ci_" in name or name.endswith(".n")]
+    manifest = RunManifest.model_validate(
+        {
+            "run_id": "r1",
+            "suite": {"name": "faq", "hash": "h"},
+            "dataset": {"name": "d", "digest": "dg", "rows": 2},
+            "variants": {"a": {"hash": "va", "template": "[user]\n{{ q }}"}},
+            "models": [
+                {"id": "m", "provider": "mock", "params": {"t": 0}, "options": {"token": "x"}}
+            ],
+        }
+    )
+    summary = RunSummary(run_id="r1", cells=[cell], counts={"done": 2})  # type: ignore[arg-type]
+    run = RunDocs(manifest, summary, "", Redactor())
+    params = cell_params(run, "a", "m")
     assert params["template_hash"] == "va" and params["model.param.t"] == "0"
     assert params["model.option.token"] == MASK
-    assert parent_metrics(run) == {"a/m/contains": 0.5, "done": 2.0}
+    tags = cell_tags(run, cell, "parent-id", prompt_version="3")
+    assert tags["mlflow.runName"] == "a x m · prompt v3 · r1"  # the cell, its prompt, the run
+    assert tags["evalkit.ci.contains"] == "0.1 to 0.9 (95% CI, n=2)"  # the bounds as a tag
+    assert "evalkit.ci.rouge" not in tags  # no interval, no tag
+    logged = parent_metrics(run)
+    assert logged["a/m/contains"] == 0.5 and logged["a/m/rouge"] == 0.6667
+    assert logged["done"] == 2.0
 
 
 def test_verdict_tags_for_the_run_and_for_each_cell() -> None:
     assert verdict_tags(None) == {}
-    verdict = {
-        "passed": False,
-        "gates": [
-            {"metric": "acc", "passed": False, "variant": "a", "model": "m"},
-            {"name": "acc [b/m]", "passed": True, "variant": "b", "model": "m"},
-            {"name": "health", "passed": True},
-        ],
-    }
+    verdict = VerdictDoc.model_validate(
+        {
+            "passed": False,
+            "gates": [
+                {"name": "", "metric": "acc", "passed": False, "variant": "a", "model": "m"},
+                {"name": "acc [b/m]", "passed": True, "variant": "b", "model": "m"},
+                {"name": "health", "passed": True},
+            ],
+        }
+    )
     assert verdict_tags(verdict) == {
         "evalkit.verdict": "failed",
         "evalkit.gates": "2/3 passed",
         "evalkit.gates_failed": "acc [a/m]",
     }
-    cell_b = cell_verdict(verdict, {"variant": "b", "model": "m"})
+    cell_b = cell_verdict(verdict, "b", "m")
     assert verdict_tags(cell_b)["evalkit.verdict"] == "passed"
     assert verdict_tags(cell_b)["evalkit.gates"] == "2/2 passed"
-    assert cell_verdict(None, {"variant": "b", "model": "m"}) is None
+    assert cell_verdict(None, "b", "m") is None
 
 
 def test_table_rows_are_flat_and_scrubbed() -> None:
     redactor = Redactor(("s3cr3t-value",))
     rows = result_rows([_record("e1", "a", 0.0, output="leak s3cr3t-value")], redactor)
-    assert rows[0]["input.question"] == "q e1"
-    assert rows[0]["prompt"] == "q e1" and rows[0]["output"] == f"leak {MASK}"
-    assert rows[0]["score.contains"] == 0.0 and rows[0]["passed.contains"] is False
+    assert rows[0]["input_question"] == "q e1"
+    assert rows[0]["prompt"] == "[system] s\n\n[user] q e1"  # the full prompt, system included
+    assert rows[0]["output"] == f"leak {MASK}"
+    assert rows[0]["score_contains"] == 0.0 and rows[0]["pass_contains"] is False
+    assert not [name for name in rows[0] if "." in name]  # the UI shows dotted columns empty
 
 
 def test_prompt_names_and_messages() -> None:
     assert prompt_name("support faq", "terse/v2") == "support-faq.terse-v2"
     text = "[system]\nBe brief.\n\n[user]\n{{ q }}\nthen more"
-    assert variant_messages({"template": text}) == [
+    assert variant_messages(VariantInfo(hash="h", template=text)) == [
         {"role": "system", "content": "Be brief."},
         {"role": "user", "content": "{{ q }}\nthen more"},
     ]
     messages = [{"role": "user", "content": "x"}]
-    assert variant_messages({"messages": messages, "template": "ignored"}) == messages
+    assert variant_messages(VariantInfo(hash="h", messages=messages, template="x")) == messages
 
 
 def test_tracking_import_does_not_import_mlflow() -> None:

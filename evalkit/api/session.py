@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from evalkit.engine.progress import ProgressSink
     from evalkit.engine.runner import Engine
     from evalkit.plan import Plan, SuiteSource
+    from evalkit.trackers.base import Trackers
 
 
 @dataclass
@@ -39,6 +40,7 @@ class RunSession:
     resumed: bool
     collected: dict[str, ResultRecord] = field(default_factory=dict)
     allow_code: bool = False  # consent to import the suite's user code (checked in prepare)
+    trackers: Trackers = field(init=False, repr=False)  # opened when the run starts
 
     # --- preparing (no disk writes) ---------------------------------------------------------
 
@@ -116,13 +118,19 @@ class RunSession:
         done = {r.key for r in previous if r.ok}
         plan, base_dir = self.plan, self.plan.loaded.base_dir
         model_ids = [*plan.model_ids, *plan.judge_ids]
+        info = self._info()
+        if self.resumed:
+            manifest = self.store.manifest()
+        else:
+            manifest = plan.manifest(self.store.run_id, info, self.options.group)
+        self.trackers = self._trackers()
+        self.trackers.on_start(manifest)  # trackers warm up while the providers start
         async with (
             open_runtimes(plan.suite, model_ids, base_dir) as runtimes,
             use_executor(self._executor(), runtimes, plan.model_ids, plan.judge_ids, base_dir),
         ):
             engine, grading = self._engine(runtimes, progress, drop)
             if not self.resumed:  # the folder is made only once providers exist
-                manifest = plan.manifest(self.store.run_id, self._info(), self.options.group)
                 self._note(self.store.create(manifest, self.plan.loaded.text))
             try:
                 interrupted = await self._run(engine, grading, done)
@@ -161,6 +169,7 @@ class RunSession:
         grading = build_grading(plan, runtimes, caller, concurrency)
 
         def collect(record: ResultRecord) -> None:
+            self.trackers.on_records((record,))
             self.collected[record.key] = record.model_copy(update=dict.fromkeys(drop))
 
         engine = Engine(
@@ -263,8 +272,8 @@ class RunSession:
         text = self.store.redactor.text(self.plan.loaded.text)
         return StoredRun(self.store.dir, manifest, summary, suite_text=text)
 
-    def _track(self, summary: RunSummary) -> list[Any]:
-        """Log to the suite's trackers: subscribers, whose failure only warns."""
+    def _trackers(self) -> Trackers:
+        """The suite's trackers: subscribers, whose failure only warns."""
         from evalkit.trackers.base import TrackerSettings, open_trackers
 
         settings = TrackerSettings(
@@ -274,8 +283,11 @@ class RunSession:
             config=self.plan.suite.tracking,
         )
         warn = self.options.notify or _warn
-        trackers = open_trackers(settings, enabled=self.options.tracking, warn=warn)
-        return trackers.log_run(self._stored(summary)) if trackers else []
+        return open_trackers(settings, enabled=self.options.tracking, warn=warn)
+
+    def _track(self, summary: RunSummary) -> list[Any]:
+        self.trackers.on_finish(summary)
+        return self.trackers.log_run(self._stored(summary)) if self.trackers else []
 
     def _note(self, text: str | None) -> None:
         if text:

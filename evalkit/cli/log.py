@@ -1,4 +1,4 @@
-"""`evalkit log RUN_ID`: upload a run to MLflow later (after the server was down) or again."""
+"""`evalkit log RUN_ID`: upload a run to its trackers later (after the server was down) or again."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def log_cmd(
     experiment: str | None,
     force: bool,
 ) -> None:
-    """Log RUN_ID (a run in the runs folder) to MLflow.
+    """Log RUN_ID (a run in the runs folder) to the suite's trackers (MLflow by default).
 
     Logging is idempotent: a run already logged with the same results is skipped, and a run
     whose results changed since (it was resumed) updates its MLflow runs instead of adding new
@@ -46,8 +46,8 @@ def log_cmd(
     evalkit log 20261127-101500-support-faq-1a2b
     evalkit log 20261127-101500-support-faq-1a2b --tracking-uri http://mlflow.internal:5000
     """
-    from evalkit.results.store import RunStore, default_runs_dir
-    from evalkit.trackers.mlflow import one_line_error, track_run
+    from evalkit.results.store import RunStore, default_runs_dir, load_run
+    from evalkit.trackers.base import TrackerSettings, one_line, open_trackers
 
     folder = runs_dir or default_runs_dir()
     for run_id in run_ids:
@@ -55,29 +55,36 @@ def log_cmd(
         if (given / "run.json").is_file():  # a run folder given as a path
             folder, run_id = given.parent, given.name
         store = RunStore.open_existing(folder, run_id)
-        try:
-            tracked = track_run(
-                store.dir, tracking_uri=tracking_uri, experiment=experiment, force=force
-            )
-        except EvalkitError:
-            raise
-        except Exception as exc:  # MLflow raises many kinds; the user needs one clear line
-            raise TrackingError(
-                f"could not log {run_id}: {one_line_error(exc)}",
-                hint="check that the tracking server is up (curl <uri>/health) and try again",
-            ) from exc
-        _report(tracked)
+        run = load_run(store.dir)
+        settings = TrackerSettings(folder, store.dir, uri=tracking_uri, experiment=experiment)
+        # the user asked for this logging: on, whatever EVALKIT_NO_TRACKING says for runs
+        for tracker in open_trackers(settings, force_enabled=True).trackers:
+            try:
+                tracked = tracker.log_run(run, force=force)
+            except EvalkitError:
+                raise
+            except Exception as exc:  # MLflow raises many kinds; the user needs one clear line
+                raise TrackingError(
+                    f"could not log {run_id} to {tracker.label}: {one_line(exc)}",
+                    hint="check that the tracking server is up (curl <uri>/health) and try again",
+                ) from exc
+            _report(tracked)
 
 
 def _report(tracked: object) -> None:
-    from evalkit.trackers.mlflow.mlflow_logger import TrackedRun
+    from evalkit.trackers.base import TrackedRun
 
     assert isinstance(tracked, TrackedRun)
-    where = tracked.url or f"{tracked.uri} (browse with `evalkit ui`)"
     if tracked.skipped:
-        click.echo(f"{tracked.run_id}: already logged, unchanged: {where}")
+        click.echo(f"{tracked.run_id}: already logged, unchanged: {tracked.location}")
         return
+    details = tracked.details
+    counts = ""
+    if "children" in details:
+        counts = f" ({details['children']} variant x model runs, {details['traces']} traces)"
+    seconds = f" in {details['seconds']:.1f}s" if "seconds" in details else ""
+    experiment = details.get("experiment", "")
     click.echo(
-        f"{tracked.run_id}: logged to experiment '{tracked.experiment}' in {tracked.seconds:.1f}s"
-        f" ({len(tracked.children)} variant x model runs, {tracked.traces} traces): {where}"
+        f"{tracked.run_id}: logged to experiment '{experiment}'{seconds}{counts}:"
+        f" {tracked.location}"
     )

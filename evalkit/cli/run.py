@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +64,12 @@ from evalkit.errors import EXIT_INTERRUPTED
     help="Import the Python modules the suite names (custom metrics, function providers)"
     " [or EVALKIT_ALLOW_CODE=1].",
 )
+@click.option(
+    "--no-wait-tracking",
+    is_flag=True,
+    help="Exit without waiting for MLflow logging to finish (it goes on in the background;"
+    " `evalkit log RUN_ID` repeats it if it fails).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @with_shard_options
 @with_executor_options
@@ -85,13 +94,15 @@ def run_cmd(suite: str | None, quiet: bool, **kwargs: Any) -> None:
     from evalkit.engine.progress import NoProgress, RichProgress
 
     err = Console(stderr=True)
+    no_wait = kwargs.pop("no_wait_tracking")
     options = _options(kwargs, err)
     if kwargs["dry_run"]:
         _dry_run(suite, options)
         return
     progress = NoProgress() if quiet else RichProgress(err, "evaluating")
     try:
-        result = run(suite, options, progress=progress)
+        with _no_wait_tracking(no_wait):
+            result = run(suite, options, progress=progress)
     except RunInterrupted as stop:
         counts = stop.summary.counts
         err.print(
@@ -102,6 +113,21 @@ def run_cmd(suite: str | None, quiet: bool, **kwargs: Any) -> None:
         sys.exit(EXIT_INTERRUPTED)
     print_result(result, err)
     sys.exit(result.exit_code)
+
+
+@contextlib.contextmanager
+def _no_wait_tracking(on: bool) -> Iterator[None]:
+    """--no-wait-tracking, for the trackers of this run (EVALKIT_NO_WAIT_TRACKING=1)."""
+    saved = os.environ.get("EVALKIT_NO_WAIT_TRACKING")
+    if on:
+        os.environ["EVALKIT_NO_WAIT_TRACKING"] = "1"
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("EVALKIT_NO_WAIT_TRACKING", None)
+        else:
+            os.environ["EVALKIT_NO_WAIT_TRACKING"] = saved
 
 
 def print_result(result: Any, err: Any) -> None:

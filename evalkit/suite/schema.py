@@ -251,11 +251,11 @@ class TrackingConfig(Strict):
     uri: str | None = Field(default=None, description="tracking URI [default: runs/mlflow.db]")
     experiment: str | None = Field(default=None, description="[default: the suite name]")
     register_prompts: bool = Field(default=True, description="prompt variants -> Prompt Registry")
-    traces: Count = Field(
-        default=100,
+    traces: Count | None = Field(
+        default=None,
         ge=0,
-        le=100_000,
-        description="items logged as traces with assessments (a fixed sample of examples); 0: none",
+        description="at most this many items logged as traces (chosen by example id); 0: none,"
+        " default: every item",
     )
 
     @model_validator(mode="before")

@@ -6,8 +6,15 @@ them. Local results stay the source of truth: a tracker's failure is a warning, 
 result and never a changed exit code.
 
     trackers = open_trackers(TrackerSettings(runs_dir=Path("runs"), run_dir=run.run_dir))
+    trackers.on_start(manifest)           # the run starts (its folder may not exist yet)
+    trackers.on_records(batch)            # items as they finish
+    trackers.on_finish(summary)           # summary.json is written
     trackers.log_run(run)                 # every tracker; failures become warnings
     trackers.find_baseline("main")        # the first tracker that knows the name
+
+`on_start`, `on_records` and `on_finish` are optional (a tracker without them is told only
+`log_run`): they let a tracker do its work while the run goes, off the critical path. They
+must return at once (no network, no waiting); `log_run` may wait for what they started.
 
 A tracker is registered by name (`registry.add_tracker("mlflow", factory)`); a suite chooses
 them with `tracking: {backends: [mlflow, ...]}` (default: mlflow).
@@ -22,7 +29,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
-    from evalkit.results.schema import RunSummary
+    from collections.abc import Sequence
+
+    from evalkit.results.schema import ResultRecord, RunManifest, RunSummary
     from evalkit.results.store import StoredRun
     from evalkit.suite.schema import TrackingConfig
 
@@ -76,6 +85,17 @@ class Tracker(Protocol):
         ...
 
 
+@runtime_checkable
+class RunListener(Protocol):
+    """The optional live part of a tracker: told of a run while it goes; each call is quick."""
+
+    def on_start(self, manifest: RunManifest) -> None: ...
+
+    def on_records(self, batch: Sequence[ResultRecord]) -> None: ...
+
+    def on_finish(self, summary: RunSummary) -> None: ...
+
+
 TrackerFactory = Callable[[TrackerSettings], "Tracker | None"]
 Warn = Callable[[str], None]
 
@@ -90,9 +110,42 @@ class Trackers:
     def __init__(self, trackers: list[Tracker], warn: Warn = _warn) -> None:
         self.trackers = trackers
         self.warn = warn
+        self.listening: list[Tracker] | None = None  # those with the optional live methods
 
     def __bool__(self) -> bool:
         return bool(self.trackers)
+
+    # --- a run as it goes (optional methods; a failure warns and stops that tracker's part) ---
+
+    def on_start(self, manifest: RunManifest) -> None:
+        self._tell("on_start", manifest)
+
+    def on_records(self, batch: Sequence[ResultRecord]) -> None:
+        for tracker in self._listening:
+            try:
+                tracker.on_records(batch)  # type: ignore[attr-defined]
+            except Exception as exc:
+                self._stop_listening(tracker, exc)
+
+    def on_finish(self, summary: RunSummary) -> None:
+        self._tell("on_finish", summary)
+
+    @property
+    def _listening(self) -> list[Tracker]:
+        if self.listening is None:
+            self.listening = [t for t in self.trackers if isinstance(t, RunListener)]
+        return self.listening
+
+    def _tell(self, method: str, value: object) -> None:
+        for tracker in list(self._listening):
+            try:
+                getattr(tracker, method)(value)
+            except Exception as exc:
+                self._stop_listening(tracker, exc)
+
+    def _stop_listening(self, tracker: Tracker, exc: Exception) -> None:
+        self._listening.remove(tracker)
+        self.warn(f"{tracker.label} live logging stopped: {one_line(exc)}")
 
     def log_run(self, run: StoredRun, *, force: bool = False) -> list[TrackedRun]:
         done = []
@@ -158,16 +211,22 @@ class Trackers:
 
 
 def open_trackers(
-    settings: TrackerSettings, *, enabled: bool = True, warn: Warn = _warn
+    settings: TrackerSettings,
+    *,
+    enabled: bool = True,
+    warn: Warn = _warn,
+    force_enabled: bool = False,
 ) -> Trackers:
     """The trackers the suite asks for (default: mlflow), unless tracking is off.
 
-    Off: `enabled=False` (--no-tracking), EVALKIT_NO_TRACKING=1, or `tracking: false`.
+    Off: `enabled=False` (--no-tracking), EVALKIT_NO_TRACKING=1, or `tracking: false`;
+    `force_enabled` ignores all three (`evalkit log`: the user asked for this logging).
     """
     from evalkit.plugins.registry import registry
 
     config = settings.config if settings.config is not None else _suite_config(settings)
-    if not enabled or tracking_disabled_by_env() or not config.enabled:
+    off = not enabled or tracking_disabled_by_env() or not config.enabled
+    if off and not force_enabled:
         return Trackers([], warn)
     settings = TrackerSettings(
         settings.runs_dir, settings.run_dir, settings.uri, settings.experiment, config

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from evalkit.results.redaction import Redactor
-from evalkit.trackers.mlflow import rundata as rd
+from evalkit.results.schema import ResultRecord
+from evalkit.trackers.mlflow.rundata import RunDocs
 from evalkit.trackers.mlflow.tables import last_user_message, results_frame
 
 if TYPE_CHECKING:
@@ -24,7 +25,8 @@ TABLE_FILE = "evalkit_results.json"
 RECORD_FILES = ("results.jsonl", "pairwise.jsonl")  # JSONL a run keeps, uploaded line for line
 
 
-def log_table(client: MlflowClient, run_id: str, frame: Any, fresh: bool) -> None:
+def log_table(client: MlflowClient, run_id: str, rows: list[dict[str, Any]], fresh: bool) -> None:
+    frame = results_frame(rows)
     if fresh:
         client.log_table(run_id, data=frame, artifact_file=TABLE_FILE)
         return
@@ -42,35 +44,40 @@ def log_text(client: MlflowClient, run_id: str, text: str, name: str) -> None:
         client.log_artifact(run_id, str(path))
 
 
-def variant_text(run: rd.RunData, variant: str) -> str:
-    return run.redactor.text(
-        str(run.manifest.get("variants", {}).get(variant, {}).get("template", ""))
-    )
+def variant_text(docs: RunDocs, variant: str) -> str:
+    info = docs.manifest.variants.get(variant)
+    return docs.redactor.text(info.template if info else "")
 
 
-def log_parent_artifacts(client: MlflowClient, run_id: str, run: rd.RunData, fresh: bool) -> None:
+def log_parent_artifacts(
+    client: MlflowClient, run_id: str, docs: RunDocs, run_dir: Path, examples: dict[str, Any]
+) -> None:
     """suite.yaml, the redacted manifest and summary, the records (results.jsonl,
-    pairwise.jsonl), each variant's template and one rendering."""
-    redact = run.redactor
-    manifest = dict(run.manifest)
-    manifest["models"] = [
-        {**m, "options": redact.mapping(m.get("options") or {})} for m in manifest.get("models", [])
-    ]
+    pairwise.jsonl), each variant's template and one rendering (`examples`: variant -> record)."""
+    redact = docs.redactor
+    manifest = docs.manifest.model_copy(
+        update={
+            "models": [
+                m.model_copy(update={"options": redact.mapping(m.options)})
+                for m in docs.manifest.models
+            ]
+        }
+    )
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        (root / "suite.yaml").write_text(redact.text(run.suite_text), encoding="utf-8")
-        _write_json(root / "run.json", redact.value(manifest))
-        _write_json(root / "summary.json", redact.value(run.summary))
-        write_record_files(run.run_dir, redact, root)
+        (root / "suite.yaml").write_text(redact.text(docs.suite_text), encoding="utf-8")
+        (root / "run.json").write_text(redact.text(manifest.model_dump_json(indent=2)), "utf-8")
+        summary = docs.summary.model_dump_json(indent=2)
+        (root / "summary.json").write_text(redact.text(summary), "utf-8")
+        write_record_files(run_dir, redact, root)
         prompts = root / "prompts"
         prompts.mkdir()
-        for name in run.manifest.get("variants", {}):
-            (prompts / f"{name}.txt").write_text(variant_text(run, name), encoding="utf-8")
-            example = next((r for r in run.records if r["variant"] == name), None)
+        for name in docs.manifest.variants:
+            (prompts / f"{name}.txt").write_text(variant_text(docs, name), encoding="utf-8")
+            example = examples.get(name)
             if example is not None:
-                _write_json(prompts / f"{name}.rendered.json", _rendering(run, example))
+                _write_json(prompts / f"{name}.rendered.json", rendering(example, redact))
         client.log_artifacts(run_id, str(root))
-    log_table(client, run_id, results_frame(run.records, redact), fresh)
 
 
 def write_record_files(
@@ -95,11 +102,12 @@ def write_record_files(
     return copied
 
 
-def _rendering(run: rd.RunData, record: dict[str, Any]) -> dict[str, Any]:
-    value: dict[str, Any] = run.redactor.value(
-        {"example_id": record["example_id"], "messages": record.get("messages") or []}
-    )
-    value["prompt"] = run.redactor.text(last_user_message(record.get("messages")) or "")
+def rendering(record: ResultRecord, redactor: Redactor) -> dict[str, Any]:
+    value: dict[str, Any] = {
+        "example_id": record.example_id,
+        "messages": redactor.value(record.messages or []),
+    }
+    value["prompt"] = redactor.text(last_user_message(record.messages) or "")
     return value
 
 
@@ -107,22 +115,22 @@ def _write_json(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
 
 
-def log_dataset(client: MlflowClient, run_ids: list[str], run: rd.RunData) -> None:
-    """The evaluated rows (one per example) as an MLflow dataset, in each run's dataset view."""
+def log_dataset(
+    client: MlflowClient, run_ids: list[str], docs: RunDocs, rows: dict[str, dict[str, Any]]
+) -> None:
+    """The evaluated rows (`rows`: example id -> dataset row) as an MLflow dataset, in each
+    run's dataset view."""
     import pandas as pd
     from mlflow.data.pandas_dataset import from_pandas
     from mlflow.entities import DatasetInput, InputTag
 
-    rows: dict[str, dict[str, Any]] = {}
-    for record in run.records:
-        rows.setdefault(str(record["example_id"]), run.redactor.value(record.get("inputs") or {}))
-    frame = pd.DataFrame([{"example_id": k, **v} for k, v in rows.items()])
-    info = run.manifest.get("dataset", {})
+    frame = pd.DataFrame([{"example_id": k, **docs.redactor.mapping(v)} for k, v in rows.items()])
+    info = docs.manifest.dataset
     dataset = from_pandas(
         frame.astype(str),  # mixed-type columns would fail MLflow's schema inference
-        source=str(info.get("path") or info.get("name") or "inline"),
-        name=str(info.get("name") or "dataset"),
-        digest=info.get("digest"),
+        source=info.path or info.name or "inline",
+        name=info.name or "dataset",
+        digest=info.digest,
     )
     entity = DatasetInput(dataset._to_mlflow_entity(), [InputTag("mlflow.data.context", "eval")])
     for run_id in run_ids:

@@ -8,34 +8,30 @@ baseline (a fresh CI runner) finds the name in the experiment of the run being g
 downloads the files a gate reads (run.json, results.jsonl, summary.json, suite.yaml) into
 runs/<run_id>/, where they look like any local run.
 
-    tracker = baseline_tracker(Path("runs/20261127-101500-support-faq-1a2b"))
-    tracker.find_baseline("main")   # "20261120-090000-support-faq-9f9f", or None
+    baselines = MlflowBaselines(run_dir, resolve_target(run_dir))
+    baselines.find_baseline("main")   # "20261120-090000-support-faq-9f9f", or None
 """
 
 from __future__ import annotations
 
 import functools
-import json
 import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from evalkit.results.redaction import Redactor
 from evalkit.results.store import MANIFEST
-from evalkit.trackers.mlflow import one_line_error
+from evalkit.trackers.base import one_line
 from evalkit.trackers.mlflow.artifacts import RECORD_FILES, write_record_files
-from evalkit.trackers.mlflow.config import (
-    TrackingTarget,
-    resolve_target,
-    suite_tracking_config,
-    tracking_disabled_by_env,
-)
+from evalkit.trackers.mlflow.config import TrackingTarget
 from evalkit.trackers.mlflow.session import store_missing, tracking_client
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
+
+    from evalkit.results.store import StoredRun
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -53,24 +49,13 @@ def baseline_tag(name: str) -> str:
     return f"{BASELINE_TAG}{name}"
 
 
-def baseline_tracker(run_dir: Path, tracking_uri: str | None = None) -> MlflowBaselines | None:
-    """Baselines in the MLflow that `run_dir` logs to; None when tracking is off for it."""
-    if tracking_disabled_by_env():
-        return None
-    config = suite_tracking_config(run_dir)
-    if not config.enabled:
-        return None
-    target = resolve_target(run_dir, uri=tracking_uri, config=config)
-    return MlflowBaselines(run_dir, target, tracking_uri)
-
-
 def _one_line_errors(method: Callable[P, R]) -> Callable[P, R]:
     @functools.wraps(method)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return method(*args, **kwargs)
         except Exception as exc:  # MLflow raises many kinds; callers need one clear line
-            raise TrackerError(one_line_error(exc)) from exc
+            raise TrackerError(one_line(exc)) from exc
 
     return wrapper
 
@@ -79,21 +64,19 @@ class MlflowBaselines:
     """`run_dir`: the run being marked (mark_baseline) or gated (find_baseline, fetch_run);
     its suite decides the tracking URI and the experiment, as for logging."""
 
-    def __init__(self, run_dir: Path, target: TrackingTarget, tracking_uri: str | None) -> None:
+    def __init__(self, run_dir: Path, target: TrackingTarget) -> None:
         self.run_dir = run_dir
         self.target = target
-        self.tracking_uri = tracking_uri
 
     @_one_line_errors
-    def mark_baseline(self, name: str, run_id: str, manifest: dict[str, Any]) -> None:
+    def mark_baseline(self, name: str, run: StoredRun) -> None:
         """Log the run unless it is (idempotent), then move the baseline tags to it."""
-        from evalkit.trackers.mlflow.mlflow_logger import track_run
+        from evalkit.trackers.mlflow.logger import log_stored_run
 
-        run_dir = self.run_dir.parent / run_id
-        tracked = track_run(run_dir, tracking_uri=self.tracking_uri)
+        logged = log_stored_run(run, self.target)
         with tracking_client(self.target) as client:
-            _ensure_records(client, tracked.mlflow_run_id, run_dir)
-            _move_tag(client, tracked.experiment_id, name, run_id, tracked.mlflow_run_id)
+            _ensure_records(client, logged.mlflow_run_id, run.run_dir)
+            _move_tag(client, logged.experiment_id, name, run.run_id, logged.mlflow_run_id)
 
     @_one_line_errors
     def find_baseline(self, name: str) -> str | None:
@@ -125,7 +108,7 @@ class MlflowBaselines:
 
 
 def _parent_id(client: MlflowClient, experiment_id: str, run_id: str) -> str | None:
-    from evalkit.trackers.mlflow.mlflow_logger import find_parent
+    from evalkit.trackers.mlflow.runs import find_parent
 
     parent = find_parent(client, experiment_id, run_id)
     return None if parent is None else str(parent.info.run_id)
@@ -182,6 +165,8 @@ def _download(client: MlflowClient, parent_id: str, run_id: str, runs_dir: Path)
 
 
 def _check_manifest(folder: Path, run_id: str) -> None:
-    logged = json.loads((folder / MANIFEST).read_text(encoding="utf-8")).get("run_id")
+    from evalkit.results.schema import RunManifest
+
+    logged = RunManifest.model_validate_json((folder / MANIFEST).read_text("utf-8")).run_id
     if logged != run_id:
         raise LookupError(f"the MLflow run tagged {run_id} holds run {logged}")

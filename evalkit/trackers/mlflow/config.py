@@ -32,7 +32,7 @@ class TrackingTarget:
     experiment: str
     artifact_location: str | None  # for experiments we create on a local SQLite store
     register_prompts: bool = True
-    traces: int = 100
+    traces: int | None = None  # at most this many items traced; None: all
 
     @property
     def is_local(self) -> bool:

@@ -47,6 +47,17 @@ def check_reachable(target: TrackingTarget) -> None:
         ) from exc
 
 
+def quiet_process(uri: str) -> None:
+    """The logging process's settings for its whole life (see SESSION_ENV); nothing to restore."""
+    os.environ["MLFLOW_TRACKING_URI"] = uri  # prompt linking reads the global store
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    for name, value in SESSION_ENV.items():
+        os.environ.setdefault(name, value)
+    for name in ("mlflow", "alembic"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.simplefilter("ignore")
+
+
 @contextlib.contextmanager
 def mlflow_session(uri: str) -> Iterator[None]:
     """Point MLflow's global URI at `uri` for the duration (prompt linking reads the global
@@ -78,8 +89,11 @@ def mlflow_session(uri: str) -> Iterator[None]:
 @contextlib.contextmanager
 def tracking_client(target: TrackingTarget) -> Iterator[MlflowClient]:
     """A client on `target` inside an mlflow_session, after a fast reachability probe."""
+    from evalkit.trackers.mlflow.localstore import ensure_store
+
     check_reachable(target)
     with mlflow_session(target.uri):
+        ensure_store(target)
         from mlflow import MlflowClient
 
         yield MlflowClient(target.uri)

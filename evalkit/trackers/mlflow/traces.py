@@ -1,230 +1,222 @@
-"""Per-example traces with assessments, for MLflow 3's GenAI evaluation view.
+"""One trace per item (example x variant x model x repeat), shaped for MLflow's GenAI views.
 
-Each traced item becomes a trace: a root span (inputs: the dataset row, outputs: the model's
-answer) with one chat-model child span (the rendered messages, token usage), linked to the
-child run of its variant x model, and one feedback assessment per metric (value, pass/fail,
-reason). Two cells or two runs can then be compared example by example in the UI.
+Pure (no mlflow): `trace_parts(record, ...)` gives what the writers in trace_sinks.py send.
 
-Cost: spans of all traces go up in one batched request per TRACE_BATCH traces, but MLflow has
-no batch call for assessments (one request each, ~10-30 ms against a SQLite-backed server), so
-only a fixed sample of examples is traced (`tracking.traces`, default 100 items); the table
-artifact always holds every row. The sample is chosen by a hash of the example id, so two runs
-of the same dataset trace the same examples.
+- the trace's request is the rendered messages (system prompt included) as the root span's
+  inputs, its response the output; the span lasts the item's own latency;
+- the Request column (`request_preview`) names the example, not the prompt: the traces
+  "compare to" view pairs rows by it, so the same example pairs up across variants whose
+  prompts differ and across runs ("q4 · question: Opposite of hot?", plus the repeat when
+  there are several);
+- one assessment per metric and grader: the value (pass/fail for pass/fail scores), the
+  reason, and for graders the judge as source; an unscored item says why;
+- tags for the run, example, variant, model and repeat (filters in the UI), and the item's
+  child run as `mlflow.sourceRun` so the child run's Traces tab lists it.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
-import secrets
-import time
-from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import Any
 
-from evalkit.trackers.mlflow.rundata import TAG_PREFIX, RunData
+from evalkit.results.redaction import Redactor
+from evalkit.results.schema import ResultRecord, ScoreDoc
+from evalkit.trackers.mlflow.rundata import TAG_PREFIX
 
-if TYPE_CHECKING:
-    from mlflow import MlflowClient
-    from mlflow.entities import Span
-
-TRACE_BATCH = 500  # traces per span upload
-LINK_BATCH = 100  # MLflow's limit for link_traces_to_run
-ASSESSMENT_THREADS = 8
+PREVIEW_CHARS = 1000  # MLflow's request_preview column
+SOURCE_RUN = "mlflow.sourceRun"
+ASSESSMENT_RUN = "mlflow.assessment.sourceRunId"
 
 
-def sample_records(records: list[dict[str, Any]], budget: int) -> list[dict[str, Any]]:
-    """The records of the examples first in hash order, whole examples, at most `budget` items."""
-    by_example: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for record in records:
-        by_example[str(record["example_id"])].append(record)
-    order = sorted(by_example, key=lambda e: hashlib.sha256(e.encode()).hexdigest())
-    chosen: list[dict[str, Any]] = []
-    for example_id in order:
-        group = by_example[example_id]
-        if len(chosen) + len(group) > budget:
-            if not chosen:  # an example with more items than the budget: trace part of it
-                chosen.extend(group[:budget])
-            break
-        chosen.extend(group)
-    return chosen
+@dataclass
+class Feedback:
+    """One metric's or grader's assessment of one item (what mlflow.entities.Feedback gets)."""
+
+    name: str
+    value: float | bool | None
+    rationale: str | None
+    source_type: str  # CODE (a metric) or LLM_JUDGE (a grader)
+    source_id: str
+    error: str | None = None  # unscored: why
+    metadata: dict[str, str] = field(default_factory=dict)
 
 
-def log_traces(
-    client: MlflowClient,
-    experiment_id: str,
-    run: RunData,
-    cell_runs: dict[tuple[str, str], str],
-    budget: int,
-    concurrent: bool,
-) -> int:
-    """Log traces for a sample of items; returns how many were logged."""
-    records = [
-        r for r in sample_records(run.records, budget) if (r["variant"], r["model"]) in cell_runs
-    ]
-    if not records:
-        return 0
-    built = [_build(run, record) for record in records]
-    store = client._tracking_client.store  # the batched span upload has no public client method
-    for start in range(0, len(built), TRACE_BATCH):
-        spans = [span for trace in built[start : start + TRACE_BATCH] for span in trace["spans"]]
-        store.log_spans(experiment_id, spans)
-    _link(client, built, cell_runs)
-    _assess(client, built, cell_runs, concurrent)
-    return len(built)
+@dataclass
+class TraceParts:
+    trace_id: str  # "tr-<32 hex>"
+    span_id: str  # 16 hex
+    start_ns: int
+    end_ns: int
+    ok: bool
+    name: str  # the root span: the model id
+    preview: str  # the Request column: the example
+    response: str | None
+    inputs: dict[str, Any]  # {"messages": [...]}
+    attributes: dict[str, Any]
+    tags: dict[str, str]
+    metadata: dict[str, str]
+    feedback: list[Feedback]
+    error: str = ""
 
 
-def _link(
-    client: MlflowClient, built: list[dict[str, Any]], cell_runs: dict[tuple[str, str], str]
-) -> None:
-    by_run: dict[str, list[str]] = defaultdict(list)
-    for trace in built:
-        by_run[cell_runs[trace["cell"]]].append(trace["trace_id"])
-    for run_id, trace_ids in by_run.items():
-        for start in range(0, len(trace_ids), LINK_BATCH):
-            client.link_traces_to_run(trace_ids[start : start + LINK_BATCH], run_id)
+def trace_id_for(run_id: str, key: str) -> str:
+    """A stable id per run and item: logging the same item again targets the same trace."""
+    return "tr-" + hashlib.sha256(f"{run_id}\x00{key}".encode()).hexdigest()[:32]
 
 
-def _assess(
-    client: MlflowClient,
-    built: list[dict[str, Any]],
-    cell_runs: dict[tuple[str, str], str],
-    concurrent: bool,
-) -> None:
-    from mlflow.entities import AssessmentError, AssessmentSource, Feedback
-
-    store = client._tracking_client.store
-    feedback = []
-    for trace in built:
-        source_run = cell_runs[trace["cell"]]
-        for name, score in trace["scores"].items():
-            value = score.get("passed") if _is_pass_fail(score) else score.get("value")
-            feedback.append(
-                Feedback(
-                    name=name,
-                    value=value,
-                    error=None
-                    if value is not None
-                    else AssessmentError(error_code="UNSCORED", error_message=score.get("reason")),
-                    rationale=score.get("reason"),
-                    source=AssessmentSource(source_type="CODE", source_id=f"evalkit:{name}"),
-                    trace_id=trace["trace_id"],
-                    span_id=trace["root_span_id"],
-                    metadata={"mlflow.assessment.sourceRunId": source_run},
-                )
-            )
-    # SQLite in this process serialises writers: threads would only contend for its lock
-    workers = ASSESSMENT_THREADS if concurrent else 1
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        list(pool.map(store.create_assessment, feedback))
-
-
-def _is_pass_fail(score: dict[str, Any]) -> bool:
-    value, passed = score.get("value"), score.get("passed")
-    return passed is not None and value is not None and float(value) == float(passed)
-
-
-def _build(run: RunData, record: dict[str, Any]) -> dict[str, Any]:
-    trace_bytes, root_bytes, child_bytes = (secrets.token_bytes(n) for n in (16, 8, 8))
-    trace_id = "tr-" + trace_bytes.hex()
-    end = time.time_ns()
-    start = end - int(float(record.get("latency_ms") or 0) * 1e6)
-    status = "STATUS_CODE_ERROR" if record.get("error") else "STATUS_CODE_OK"
-    output = run.redactor.value(record.get("output") if not record.get("error") else None)
-    common = {"trace_id": trace_bytes, "trace_uri": trace_id, "start": start, "end": end}
-    root_attrs = {
-        "mlflow.spanType": "CHAIN",
-        # the dataset row as the request: traces of one example pair up across runs and cells
-        "mlflow.spanInputs": run.redactor.value(record.get("inputs") or {}),
-        "mlflow.spanOutputs": output,
-        **{f"mlflow.traceTag.{k}": v for k, v in _trace_tags(run, record).items()},
-    }
-    usage = record.get("usage") or {}
-    child_attrs = {
+def trace_parts(
+    record: ResultRecord,
+    *,
+    source_run: str,
+    start_ms: int,
+    redactor: Redactor,
+    repeats: int = 1,
+) -> TraceParts:
+    """The trace of one item; `start_ms`: when it started (epoch ms; the span lasts latency)."""
+    trace_id = trace_id_for(record.run_id, record.key)
+    start_ns = start_ms * 1_000_000
+    duration_ns = max(int(record.latency_ms * 1_000_000), 0)
+    output = None if record.error else redactor.text(record.output or "")
+    tags = trace_tags(record)
+    usage = record.usage
+    attributes: dict[str, Any] = {
         "mlflow.spanType": "CHAT_MODEL",
-        "mlflow.spanInputs": {"messages": run.redactor.value(record.get("messages") or [])},
         "mlflow.spanOutputs": output,
-        "mlflow.llm.model": record["model"],
+        "mlflow.llm.model": record.model,
         "mlflow.chat.tokenUsage": {
-            "input_tokens": usage.get("input_tokens", 0),
-            "output_tokens": usage.get("output_tokens", 0),
-            "total_tokens": usage.get("input_tokens", 0) + usage.get("output_tokens", 0),
+            "input_tokens": usage.input_tokens,
+            "output_tokens": usage.output_tokens,
+            "total_tokens": usage.input_tokens + usage.output_tokens,
         },
     }
-    error = run.redactor.text(str(record.get("error") or ""))
-    root = _span(common, root_bytes, None, str(record["example_id"]), root_attrs, status, error)
-    child = _span(common, child_bytes, root_bytes, record["model"], child_attrs, status, error)
-    return {
-        "trace_id": trace_id,
-        "root_span_id": root_bytes.hex(),
-        "cell": (record["variant"], record["model"]),
-        "scores": record.get("scores") or {},
-        "spans": [root, child],
-    }
-
-
-def _trace_tags(run: RunData, record: dict[str, Any]) -> dict[str, str]:
-    return {
-        "mlflow.traceName": str(record["example_id"]),
-        f"{TAG_PREFIX}run_id": run.run_id,
-        f"{TAG_PREFIX}example_id": str(record["example_id"]),
-        f"{TAG_PREFIX}variant": record["variant"],
-        f"{TAG_PREFIX}model": record["model"],
-        f"{TAG_PREFIX}repeat": str(record.get("repeat", 0)),
-    }
-
-
-def _span(
-    common: dict[str, Any],
-    span_bytes: bytes,
-    parent_bytes: bytes | None,
-    name: str,
-    attributes: dict[str, Any],
-    status: str,
-    message: str,
-) -> Span:
-    """A finished span in MLflow's serialised (v3) form: attribute values are JSON strings."""
-    from mlflow.entities import Span
-
-    attrs = {"mlflow.traceRequestId": common["trace_uri"], **attributes}
-    return Span.from_dict(
-        {
-            "trace_id": _b64(common["trace_id"]),
-            "span_id": _b64(span_bytes),
-            "parent_span_id": _b64(parent_bytes) if parent_bytes else None,
-            "name": name,
-            "start_time_unix_nano": common["start"],
-            "end_time_unix_nano": common["end"],
-            "events": [],
-            "status": {"code": status, "message": message},
-            "attributes": {
-                k: json.dumps(v, ensure_ascii=False, default=str) for k, v in attrs.items()
-            },
-        }
+    return TraceParts(
+        trace_id=trace_id,
+        span_id=trace_id[3:19],
+        start_ns=start_ns,
+        end_ns=start_ns + duration_ns,
+        ok=record.error is None,
+        name=record.model,
+        preview=request_preview(record, redactor, repeats),
+        response=output if output is not None else redactor.text(record.error or ""),
+        inputs={"messages": redactor.value(record.messages or [])},
+        attributes=attributes,
+        tags=tags,
+        metadata={SOURCE_RUN: source_run},
+        feedback=[feedback(n, s, source_run) for n, s in record.scores.items()],
+        error=redactor.text(record.error or ""),
     )
 
 
-def _b64(raw: bytes) -> str:
-    return base64.b64encode(raw).decode("ascii")
+def trace_tags(record: ResultRecord) -> dict[str, str]:
+    tags = {
+        "mlflow.traceName": record.example_id,
+        f"{TAG_PREFIX}run_id": record.run_id,
+        f"{TAG_PREFIX}example_id": record.example_id,
+        f"{TAG_PREFIX}variant": record.variant,
+        f"{TAG_PREFIX}model": record.model,
+        f"{TAG_PREFIX}repeat": str(record.repeat),
+    }
+    if record.cached:
+        tags[f"{TAG_PREFIX}cached"] = "true"
+    return tags
 
 
-def delete_run_traces(client: MlflowClient, experiment_id: str, run_id: str) -> int:
-    """Remove the traces an earlier logging of this evalkit run left (before logging anew)."""
-    trace_ids: list[str] = []
-    token = None
-    while True:
-        page = client.search_traces(
-            locations=[experiment_id],
-            filter_string=f"tag.`{TAG_PREFIX}run_id` = '{run_id}'",
-            max_results=500,
-            page_token=token,
-            include_spans=False,
-        )
-        trace_ids.extend(t.info.trace_id for t in page)
-        token = page.token
-        if not token:
-            break
-    for start in range(0, len(trace_ids), LINK_BATCH):
-        client.delete_traces(experiment_id, trace_ids=trace_ids[start : start + LINK_BATCH])
-    return len(trace_ids)
+def request_preview(record: ResultRecord, redactor: Redactor, repeats: int = 1) -> str:
+    """The example, as the compare view's pairing key: its id and its dataset fields."""
+    fields = " · ".join(
+        f"{name}: {_short(value)}"
+        for name, value in (record.inputs or {}).items()
+        if str(value) != record.example_id
+    )
+    text = f"{record.example_id} · {fields}" if fields else record.example_id
+    if repeats > 1:
+        text = f"{text} · repeat {record.repeat}"
+    text = redactor.text(text)
+    return text if len(text) <= PREVIEW_CHARS else text[: PREVIEW_CHARS - 3] + "..."
+
+
+def _short(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    return " ".join(text.split())
+
+
+def feedback(name: str, score: ScoreDoc, source_run: str) -> Feedback:
+    """A metric's score as MLflow feedback; a pass/fail score is a boolean (the UI shows a pass
+    rate), anything else its value, with the pass/fail verdict kept in the metadata."""
+    judge = _judge(score)
+    metadata = {ASSESSMENT_RUN: source_run}
+    if score.passed is not None:
+        metadata["evalkit.passed"] = "true" if score.passed else "false"
+    if score.skipped:
+        metadata["evalkit.skipped"] = "true"
+    value: float | bool | None = score.value
+    if is_pass_fail(score):
+        value = score.passed
+    return Feedback(
+        name=name,
+        value=value,
+        rationale=score.reason,
+        source_type="LLM_JUDGE" if judge else "CODE",
+        source_id=judge or f"evalkit:{name}",
+        error=None if value is not None else (score.reason or "unscored"),
+        metadata=metadata,
+    )
+
+
+def is_pass_fail(score: ScoreDoc) -> bool:
+    return (
+        score.passed is not None
+        and score.value is not None
+        and float(score.value) == float(score.passed)
+    )
+
+
+def _judge(score: ScoreDoc) -> str | None:
+    judge = (score.meta or {}).get("judge")
+    if isinstance(judge, list):
+        return ",".join(str(j) for j in judge)
+    return str(judge) if judge else None
+
+
+def span_dict(parts: TraceParts) -> dict[str, Any]:
+    """The root span in MLflow's serialised (v3) form: attribute values are JSON strings."""
+    import base64
+
+    attrs = {
+        "mlflow.traceRequestId": parts.trace_id,
+        "mlflow.spanInputs": parts.inputs,
+        **parts.attributes,
+    }
+    raw_trace = bytes.fromhex(parts.trace_id[3:])
+    return {
+        "trace_id": base64.b64encode(raw_trace).decode("ascii"),
+        "span_id": base64.b64encode(bytes.fromhex(parts.span_id)).decode("ascii"),
+        "parent_span_id": None,
+        "name": parts.name,
+        "start_time_unix_nano": parts.start_ns,
+        "end_time_unix_nano": parts.end_ns,
+        "events": [],
+        "status": {
+            "code": "STATUS_CODE_OK" if parts.ok else "STATUS_CODE_ERROR",
+            "message": parts.error,
+        },
+        "attributes": {k: json.dumps(v, ensure_ascii=False, default=str) for k, v in attrs.items()},
+    }
+
+
+def traced(record: ResultRecord, cap: int | None, total: int, logged: int) -> bool:
+    """Whether an item gets a trace: every one, or with a cap at most `cap` of them, chosen by
+    example id so two runs of the same dataset trace (nearly) the same examples and pair up."""
+    if cap is None:
+        return True
+    if cap <= 0 or logged >= cap:
+        return False
+    if total <= cap:
+        return True
+    # a share of the examples by a hash of the id (the same ones run after run, all of an
+    # example's items), a little under cap/total so that the hard stop at `cap`, which depends
+    # on the order items finish in, seldom decides much
+    digest = hashlib.sha256(record.example_id.encode("utf-8")).hexdigest()
+    return int(digest[:8], 16) / 0x1_0000_0000 < 0.9 * cap / total
