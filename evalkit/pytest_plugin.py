@@ -149,7 +149,7 @@ class GateItem(_SuiteItem):
     def runtest(self) -> None:
         verdict = self.suite_file.result().summary.verdict
         results = [g for g in (verdict.gates if verdict else []) if g.index == self.index]
-        failed = [g for g in results if g.status == "fail"]
+        failed = [g for g in results if not g.passed]
         if failed:
             raise EvalkitFailure("\n".join(f"{g.name}: {g.message}" for g in failed))
         if results and all(g.status == "skip" for g in results):

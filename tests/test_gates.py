@@ -156,7 +156,9 @@ def test_max_with_ci_uses_the_upper_bound():
     point = only(verdict_of([{"metric": "tox", "max": 0.12}], records))
     ci = only(verdict_of([{"metric": "tox", "max": 0.12, "bound": "ci"}], records))
     assert point.passed and not ci.passed
-    assert ci.statistics["method"] == "student-t"
+    # scores in [0, 1]: the interval keeps to that range (bounded t), never wider than it
+    assert ci.statistics["method"] == "bounded-t"
+    assert 0.0 <= ci.statistics["ci_low"] <= ci.statistics["ci_high"] <= 1.0
     assert "upper bound" in ci.message
 
 
@@ -295,10 +297,16 @@ def test_noisy_drop_passes():
     now = dict(base) | {"e000": False, "e001": False, "e039": True}  # b=2, c=1
     gate = only(
         verdict_of(
-            [{"regression": {"baseline": "main", "metric": "ok"}}], pass_fail(now), _baseline(base)
+            [{"regression": {"baseline": "main", "metric": "ok", "inconclusive": "pass"}}],
+            pass_fail(now),
+            _baseline(base),
         )
     )
-    assert gate.passed and "no significant regression" in gate.message
+    # not a regression; at n = 40 the gate could not have seen a 5-point drop either
+    assert gate.passed and gate.status == "inconclusive" and "power" in gate.message
+    strict = {"regression": {"baseline": "main", "metric": "ok"}}  # inconclusive: fail (default)
+    blocked = only(verdict_of([strict], pass_fail(now), _baseline(base)))
+    assert not blocked.passed and blocked.status == "inconclusive"
     assert gate.statistics["p_value"] == pytest.approx(0.5)
 
 
@@ -320,10 +328,11 @@ def test_holm_correction_across_regression_gates():
     current = [rec(i, s) for i, s in now.items()]
     one = verdict_of([{"regression": {"baseline": "main", "metric": "a"}}], current, baseline)
     assert not one.passed and one.gates[0].statistics["p_adjusted"] == pytest.approx(1 / 32)
+    # n = 20 cannot see a 5-point drop: allowed here, this test is about Holm
     both = verdict_of(
         [
-            {"regression": {"baseline": "main", "metric": "a"}},
-            {"regression": {"baseline": "main", "metric": "b"}},
+            {"regression": {"baseline": "main", "metric": "a", "inconclusive": "pass"}},
+            {"regression": {"baseline": "main", "metric": "b", "inconclusive": "pass"}},
         ],
         current,
         baseline,
@@ -336,14 +345,30 @@ def test_holm_correction_across_regression_gates():
 def test_mismatched_example_sets_are_reported_not_silently_compared():
     base = {f"e{i:03d}": True for i in range(0, 10)}
     now = {f"e{i:03d}": True for i in range(2, 12)}
-    gate_def = {"regression": {"baseline": "main", "metric": "ok"}}
+    # default (missing: fail): the baseline's e000, e001 are absent here and count as fails
+    counted = only(
+        verdict_of(
+            [{"regression": {"baseline": "main", "metric": "ok"}}], pass_fail(now), _baseline(base)
+        )
+    )
+    assert counted.statistics["n"] == 10 and counted.statistics["b"] == 2
+    assert counted.statistics["missing"]["absent"] == {"count": 2, "ids": ["e000", "e001"]}
+    assert "2 absent from this run" in counted.message and not counted.passed
+    gate_def = {
+        "regression": {
+            "baseline": "main",
+            "metric": "ok",
+            "missing": "exclude",
+            "inconclusive": "pass",
+        }
+    }
     gate = only(verdict_of([gate_def], pass_fail(now), _baseline(base)))
     assert gate.passed and gate.statistics["n"] == 8
     mismatch = gate.statistics["mismatch"]
     assert mismatch["only_current"] == {"count": 2, "ids": ["e010", "e011"]}
     assert mismatch["only_baseline"]["ids"] == ["e000", "e001"]
-    assert "example sets differ" in gate.message
-    strict = {"regression": {"baseline": "main", "metric": "ok", "on_mismatch": "fail"}}
+    assert "example sets differ" in gate.message and "left out (missing: exclude)" in gate.message
+    strict = {"regression": {**gate_def["regression"], "on_mismatch": "fail"}}
     assert not only(verdict_of([strict], pass_fail(now), _baseline(base))).passed
 
 
@@ -354,6 +379,12 @@ def test_examples_whose_inputs_changed_are_not_compared():
     gate = only(
         verdict_of([{"regression": {"baseline": "main", "metric": "ok"}}], current, baseline)
     )
+    # default: the baseline's e0 was not run here (its row changed), so it counts as a fail
+    assert gate.statistics["missing"]["changed_inputs"]["ids"] == ["e0"]
+    assert gate.statistics["n"] == 6 and gate.statistics["diff"] == pytest.approx(-1 / 6)
+    assert "1 with a changed dataset row" in gate.message
+    excluded = {"regression": {"baseline": "main", "metric": "ok", "missing": "exclude"}}
+    gate = only(verdict_of([excluded], current, baseline))
     assert gate.statistics["mismatch"]["changed_inputs"]["ids"] == ["e0"]
     assert gate.statistics["n"] == 5 and gate.statistics["diff"] == 0
 
@@ -366,6 +397,10 @@ def test_no_common_example_fails_the_gate():
             _baseline({"y": True}),
         )
     )
+    # y counts as a fail here; one pair allows no inference, which fails the gate
+    assert not gate.passed and gate.status == "inconclusive" and "fewer than 2" in gate.message
+    excluded = {"regression": {"baseline": "main", "metric": "ok", "missing": "exclude"}}
+    gate = only(verdict_of([excluded], pass_fail({"x": True}), _baseline({"y": True})))
     assert not gate.passed and "no example is scored in both runs" in gate.message
 
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from evalkit.api.inputs import check_options, check_run_id, resumed_plan, with_dataset
 from evalkit.data.shards import Shard
 from evalkit.errors import SuiteError
-from evalkit.results.schema import ResultRecord, RunOptionsInfo, RunSummary
+from evalkit.results.schema import ResultRecord, RunManifest, RunOptionsInfo, RunSummary
 from evalkit.results.store import RunStore, StoredRun, new_run_id
 
 if TYPE_CHECKING:
@@ -350,7 +350,17 @@ def decide_gates(
             tracking_uri=options.tracking_uri,
             tracking=options.tracking,
         )
-    return decide_into(summary, gates, records, repeats=repeats, baselines=source)
+    return decide_into(
+        summary, gates, records, repeats=repeats, baselines=source, manifest=_manifest(run_dir)
+    )
+
+
+def _manifest(run_dir: Path) -> RunManifest | None:
+    """This run's run.json (a judge change since the baseline then says what changed)."""
+    try:
+        return RunStore(run_dir.parent, run_dir.name).manifest()
+    except Exception:  # only costs the explanation of a judge change
+        return None
 
 
 def _latest(previous: list[ResultRecord], new: Any) -> list[ResultRecord]:

@@ -21,7 +21,7 @@ from evalkit.errors import EXIT_GATE_FAILED, EXIT_INCOMPLETE, EXIT_OK, SuiteErro
 from evalkit.gates.baselines import baseline_source
 from evalkit.gates.regression import BaselineSource
 from evalkit.gates.values import RECORD_FIELDS
-from evalkit.results.schema import ResultRecord, RunSummary
+from evalkit.results.schema import ResultRecord, RunManifest, RunSummary
 from evalkit.results.store import RunStore
 from evalkit.suite.gates import AnyGate, FlakyGate, RegressionGate, ThresholdGate, parse_gates
 
@@ -106,11 +106,12 @@ def decide_into(
     *,
     repeats: int,
     baselines: BaselineSource | None = None,
+    manifest: RunManifest | None = None,
 ) -> RunSummary:
     """The summary with its verdict (None without gates) and flaky examples decided."""
     from evalkit.gates.evaluate import decide
 
-    verdict = decide(gates, records, repeats=repeats, baselines=baselines)
+    verdict = decide(gates, records, repeats=repeats, baselines=baselines, manifest=manifest)
     update = {"verdict": verdict.to_doc() if gates else None, "flaky": verdict.flaky}
     return summary.model_copy(update=update)
 
@@ -139,7 +140,9 @@ def decide_and_store(
             tracking_uri=tracking_uri,
             tracking=tracking,
         )
-    summary = decide_into(summary, gates, records, repeats=repeats, baselines=source)
+    summary = decide_into(
+        summary, gates, records, repeats=repeats, baselines=source, manifest=store.manifest()
+    )
     store.write_summary(summary)
     return summary
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from evalkit.errors import SuiteError
 from evalkit.gates.regression import BaselineRun, BaselineSource, BaselineUnavailable
+from evalkit.results.schema import RunManifest
 from evalkit.results.store import RunStore, default_runs_dir
 
 if TYPE_CHECKING:
@@ -192,7 +193,15 @@ def _load(name: str, folder: Path, tracker: Trackers | None) -> BaselineRun | No
             ) from exc
     store = RunStore(folder, run_id)
     records = store.records(drop=("messages",))
-    return BaselineRun(run_id, records, store.summary())
+    return BaselineRun(run_id, records, store.summary(), _manifest(store))
+
+
+def _manifest(store: RunStore) -> RunManifest | None:
+    """The baseline's run.json, for what differs when its judge did; unreadable: None."""
+    try:
+        return store.manifest()
+    except Exception:  # an old or damaged run.json only costs the explanation, not the gate
+        return None
 
 
 def _one_line(exc: BaseException) -> str:

@@ -12,15 +12,15 @@ import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from evalkit.gates.missing import MissingCounts, counts_of, example_values, worst_value
 from evalkit.gates.values import (
     Record,
     answered,
-    by_example,
     carries,
-    example_means,
     is_pass_fail,
     percentile_of,
     record_value,
+    score_range,
 )
 from evalkit.suite.gates import ThresholdGate
 
@@ -34,9 +34,10 @@ class Estimate:
     n_unscored: int
     method: str
     confidence: float
+    missing: MissingCounts | None = None  # errors and unscored, and what the policy did
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "n": self.n,
             "n_unscored": self.n_unscored,
             "ci_low": self.low,
@@ -44,6 +45,11 @@ class Estimate:
             "confidence": self.confidence,
             "method": self.method,
         }
+        if self.missing is not None:
+            out["n_errors"] = len(self.missing.errors)
+            out["n_unscored"] = len(self.missing.unscored)
+            out["missing"] = self.missing.to_stats()
+        return out
 
 
 def estimate(gate: ThresholdGate, records: list[Record]) -> Estimate:
@@ -52,42 +58,59 @@ def estimate(gate: ThresholdGate, records: list[Record]) -> Estimate:
     if q is not None:
         return _percentile(records, gate.metric, gate.stat, q, gate.confidence)
     if gate.k is not None:
-        return _pass_k(records, gate.metric, gate.k, gate.stat.startswith("pass^"), gate.confidence)
-    return _mean(records, gate.metric, gate.stat, gate.confidence)
+        return _pass_k(records, gate, gate.k, gate.stat.startswith("pass^"))
+    return _mean(records, gate)
 
 
-def _mean(records: list[Record], metric: str, stat: str, confidence: float) -> Estimate:
+def _mean(records: list[Record], gate: ThresholdGate) -> Estimate:
+    """Mean or pass rate over examples; missing results as the gate's `missing:` says."""
     from evalkit.stats.intervals import summarize
 
+    metric, stat = gate.metric, gate.stat
     pass_rate = stat == "pass_rate" or is_pass_fail(records, metric)
     kind: Literal["pass_rate", "mean"] = "pass_rate" if pass_rate else "mean"
-    values = list(example_means(records, metric, stat).values())
-    s = summarize(values, kind=kind, confidence=confidence)
+    found = example_values(records, metric, stat)
+    bounds = None if pass_rate else score_range(records, metric)
+    observed = found.observed()
+    # nothing scored at all: no estimate, whatever the policy (the gate fails on no evidence)
+    fill = worst_value(observed, kind, bounds) if gate.missing == "fail" and observed else None
+    values = list(found.means(fill).values())
+    s = summarize(values, kind=kind, confidence=gate.confidence, bounds=bounds)
     return Estimate(
-        s["mean"], s["ci_low"], s["ci_high"], s["n"], s["n_unscored"], s["method"], confidence
+        s["mean"],
+        s["ci_low"],
+        s["ci_high"],
+        s["n"],
+        s["n_unscored"],
+        s["method"],
+        gate.confidence,
+        counts_of(found, gate.missing),
     )
 
 
-def _pass_k(
-    records: list[Record], metric: str, k: int, all_pass: bool, confidence: float
-) -> Estimate:
-    """Mean over examples of the unbiased per-example pass@k (or pass^k), t interval."""
+def _pass_k(records: list[Record], gate: ThresholdGate, k: int, all_pass: bool) -> Estimate:
+    """Mean over examples of the unbiased per-example pass@k (or pass^k), bounded interval.
+
+    With `missing: fail` a repeat that errored or went unscored is a failed attempt."""
     from evalkit.stats.flaky import pass_at_k, pass_hat_k
-    from evalkit.stats.intervals import mean_interval
+    from evalkit.stats.intervals import bounded_mean_interval
 
     estimator = pass_hat_k if all_pass else pass_at_k
+    found = example_values(records, gate.metric, "pass_rate")
+    fill = 0.0 if gate.missing == "fail" else None
     values: list[float] = []
     too_few = 0  # examples with fewer than k scored repeats cannot enter the estimate
-    for outcomes in by_example(records, metric, "pass_rate").values():
-        scored = [o for o in outcomes if o is not None]
-        if len(scored) < k:
+    for outcomes in found.values.values():
+        scored = [(fill if o is None else o) for o in outcomes]
+        tried = [o >= 0.5 for o in scored if o is not None]
+        if len(tried) < k:
             too_few += 1
             continue
-        values.append(estimator(len(scored), int(sum(scored)), k))
-    mean, low, high = mean_interval(values, confidence)
-    low, high = max(0.0, low), min(1.0, high)  # a probability: the t interval may overshoot
-    method = f"{'pass^k' if all_pass else 'pass@k'} (k={k}), student-t over examples"
-    return Estimate(mean, low, high, len(values), too_few, method, confidence)
+        values.append(estimator(len(tried), sum(tried), k))
+    mean, low, high = bounded_mean_interval(values, 0.0, 1.0, gate.confidence)
+    method = f"{'pass^k' if all_pass else 'pass@k'} (k={k}), bounded-t over examples"
+    missing = counts_of(found, gate.missing)
+    return Estimate(mean, low, high, len(values), too_few, method, gate.confidence, missing)
 
 
 def _percentile(

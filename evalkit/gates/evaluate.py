@@ -25,7 +25,7 @@ from evalkit.gates.estimates import Estimate, estimate
 from evalkit.gates.regression import BaselineSource, decide_regressions
 from evalkit.gates.values import Cell, Record, answered, carries, cells_of, outcomes
 from evalkit.gates.verdict import GateResult, Verdict, cell_label
-from evalkit.results.schema import FlakyReport
+from evalkit.results.schema import FlakyReport, RunManifest
 from evalkit.suite.gates import (
     AnyGate,
     CostGate,
@@ -43,10 +43,12 @@ def decide(
     *,
     repeats: int = 1,
     baselines: BaselineSource | None = None,
+    manifest: RunManifest | None = None,
 ) -> Verdict:
-    """Every gate's results, in suite order (regressions where they are listed)."""
+    """Every gate's results, in suite order (regressions where they are listed). `manifest`
+    (this run's run.json) lets a judge change since the baseline say what changed."""
     regressions = [g for g in gates if isinstance(g, RegressionGate)]
-    decided = iter(decide_regressions(regressions, records, baselines))
+    decided = iter(decide_regressions(regressions, records, baselines, manifest))
     results: list[GateResult] = []
     for index, gate in enumerate(gates):
         found = next(decided) if isinstance(gate, RegressionGate) else _decide_one(gate, records)
@@ -130,6 +132,10 @@ def _no_results(gate: AnyGate) -> GateResult:
 def _threshold(gate: ThresholdGate, cell: Cell, records: list[Record]) -> GateResult:
     est = estimate(gate, records)
     passed, why = _clears(gate, est)
+    missing = est.missing
+    if missing is not None and missing.total:
+        why = f"{why}; {missing.describe()}"
+        passed = passed and gate.missing != "error"
     stats = est.to_json() | {"bound": gate.bound, "stat": gate.stat}
     return _result(
         gate,

@@ -8,9 +8,15 @@ A gate fails when its adjusted p < alpha and the observed drop exceeds `max_drop
 both larger than tolerated and not explained by noise, and checking many gates does not raise
 the chance of a false alarm above alpha.
 
-Examples present in only one run, unscored on either side, or whose dataset row changed between
-the runs are never compared; they are counted and listed in the result (`on_mismatch: fail`
-turns any of them into a failure).
+A baseline example the candidate has no result for (its call errored, it went unscored, it is
+absent from the run, or its dataset row changed) counts against the candidate by default, as
+a fail (`missing:`, see evalkit.gates.missing); examples only in the candidate, or unscored in
+the baseline, cannot be compared and are listed (`on_mismatch: fail` fails on them).
+
+A passing test counts only if it could have seen the drop it guards (evalkit.stats.evidence):
+otherwise the gate is **inconclusive** (failing the run unless `inconclusive: pass`), with the
+drop it could detect and the n it would need. Scores of a grader whose judge changed since the
+baseline are **not comparable** (evalkit.gates.judges; fails unless `on_judge_change: compare`).
 """
 
 from __future__ import annotations
@@ -20,16 +26,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from evalkit.errors import GateError
+from evalkit.gates.judges import JudgeDrift, judge_drift
+from evalkit.gates.missing import MissingCounts, counts_of, example_values, worst_value
 from evalkit.gates.values import (
     Cell,
     Record,
     cells_of,
-    example_means,
     input_digests,
     is_pass_fail,
+    score_range,
 )
 from evalkit.gates.verdict import GateResult, cell_label
-from evalkit.results.schema import RunSummary
+from evalkit.results.schema import RunManifest, RunSummary
 from evalkit.suite.gates import RegressionGate
 
 MAX_LISTED = 25  # examples listed per result; reports stay readable on big datasets
@@ -40,6 +48,7 @@ class BaselineRun:
     run_id: str
     records: list[Record]
     summary: RunSummary | None = None
+    manifest: RunManifest | None = None  # says what differs when the judge changed
 
 
 # Looks a baseline name (or run id) up; None when it does not exist.
@@ -59,18 +68,22 @@ class _Tested:
     cell: Cell
     baseline: BaselineRun
     result: Any  # evalkit.stats.paired.RegressionResult
-    changed: list[str]
+    missing: MissingCounts
     examples: list[dict[str, Any]] = field(default_factory=list)
+    drift: JudgeDrift | None = None  # the judge changed and the suite compares anyway
 
 
 def decide_regressions(
-    gates: Sequence[RegressionGate], records: list[Record], baselines: BaselineSource | None
+    gates: Sequence[RegressionGate],
+    records: list[Record],
+    baselines: BaselineSource | None,
+    manifest: RunManifest | None = None,
 ) -> list[list[GateResult]]:
     """Results per gate (one per cell), with p-values Holm-adjusted across every test."""
     from evalkit.stats.paired import holm_adjust
 
     slots: list[list[GateResult | _Tested]] = [
-        _test_gate(gate, records, baselines) for gate in gates
+        _test_gate(gate, records, baselines, manifest) for gate in gates
     ]
     tested = [t for slot in slots for t in slot if isinstance(t, _Tested)]
     adjusted = holm_adjust([t.result.p_value for t in tested]) if tested else []
@@ -82,7 +95,10 @@ def decide_regressions(
 
 
 def _test_gate(
-    gate: RegressionGate, records: list[Record], baselines: BaselineSource | None
+    gate: RegressionGate,
+    records: list[Record],
+    baselines: BaselineSource | None,
+    manifest: RunManifest | None,
 ) -> list[GateResult | _Tested]:
     try:
         baseline = baselines(gate.baseline) if baselines is not None else None
@@ -100,11 +116,25 @@ def _test_gate(
     if not cells:
         where = cell_label(gate.variant, gate.model)
         return [_failed(gate, None, f"no results for {where} in this run")]
-    return [_test_cell(gate, cell, recs, baseline) for cell, recs in cells.items()]
+    return [_test_cell(gate, cell, recs, baseline, manifest) for cell, recs in cells.items()]
+
+
+@dataclass
+class _Pairs:
+    """Both runs' per-example values as the test sees them, and the candidate's missing ones."""
+
+    current: dict[str, float | None]
+    previous: dict[str, float | None]
+    missing: MissingCounts
+    bounds: tuple[float, float] | None
 
 
 def _test_cell(
-    gate: RegressionGate, cell: Cell, records: list[Record], baseline: BaselineRun
+    gate: RegressionGate,
+    cell: Cell,
+    records: list[Record],
+    baseline: BaselineRun,
+    manifest: RunManifest | None,
 ) -> GateResult | _Tested:
     from evalkit.stats.paired import regression_test
 
@@ -113,34 +143,65 @@ def _test_cell(
     if not base_records:
         where = cell_label(*base_cell)
         return _failed(gate, cell, f"baseline run {baseline.run_id} has no results for {where}")
+    drift = judge_drift(gate.metric, records, base_records, manifest, baseline.manifest)
+    if drift is not None and gate.on_judge_change == "fail":
+        return _not_comparable(gate, cell, baseline, drift)
     kind = _kind(gate, records, base_records)
-    value_stat = "pass_rate" if kind == "pass_rate" else "mean"
-    current = example_means(records, gate.metric, value_stat)
-    previous = example_means(base_records, gate.metric, value_stat)
-    changed = _changed_inputs(records, base_records)
-    for example_id in changed:  # same id, different row: not the same example any more
-        current.pop(example_id, None)
-        previous.pop(example_id, None)
+    pairs = _pairs(gate, kind, records, base_records)
+    if gate.missing == "error" and pairs.missing.total:
+        return _failed(gate, cell, f"vs baseline {baseline.run_id}: {pairs.missing.describe()}")
     try:
         result = regression_test(
-            current,
-            previous,
+            pairs.current,
+            pairs.previous,
             kind=kind,
             max_drop=gate.max_drop,
             alpha=gate.alpha,
             n_resamples=gate.n_resamples,
             seed=gate.seed,
+            bounds=pairs.bounds,
         )
     except ValueError as exc:
         why = f"cannot compare with baseline {baseline.run_id}: {exc}"
-        if changed:
-            why += (
-                f"; {len(changed)} examples have a different dataset row than in the baseline "
-                "(was the dataset edited? then set a new baseline)"
-            )
+        if pairs.missing.total:
+            why += f"; {pairs.missing.describe()}"
+        if pairs.missing.changed:
+            why += " (was the dataset edited? then set a new baseline)"
         return _failed(gate, cell, why)
-    examples = _dropped_examples(current, previous, records, base_records)
-    return _Tested(gate, cell, baseline, result, changed, examples)
+    examples = _dropped_examples(pairs.current, pairs.previous, records, base_records)
+    return _Tested(gate, cell, baseline, result, pairs.missing, examples, drift)
+
+
+def _pairs(gate: RegressionGate, kind: str, records: list[Record], base: list[Record]) -> _Pairs:
+    """Per-example values with the `missing:` policy applied to the candidate's side.
+
+    The baseline's own gaps (errors, unscored) are not the candidate's doing: those examples
+    are left out. A baseline example the candidate lacks counts as its worst value under
+    `missing: fail`; under `exclude` it is left out (and listed)."""
+    stat = "pass_rate" if kind == "pass_rate" else "mean"
+    found = example_values(records, gate.metric, stat)
+    before = example_values(base, gate.metric, stat)
+    bounds = None if kind == "pass_rate" else score_range([*records, *base], gate.metric)
+    fill = worst_value([*found.observed(), *before.observed()], kind, bounds)
+    filling = gate.missing == "fail"
+    current = found.means(fill if filling else None)
+    previous = before.means(None)
+    missing = counts_of(found, gate.missing)
+    missing.changed = _changed_inputs(records, base)
+    for example_id in missing.changed:  # same id, another row: the baseline's one is not run
+        current.pop(example_id, None)
+        if not filling:
+            previous.pop(example_id, None)
+    errored = {r.example_id for r in records if not r.ok}
+    lacking = [i for i, v in previous.items() if v is not None and i not in current]
+    lacking = [i for i in lacking if i not in missing.changed]
+    missing.errors = sorted({*missing.errors, *(i for i in lacking if i in errored)})
+    missing.absent = sorted(i for i in lacking if i not in errored)
+    if filling:
+        for example_id, value in previous.items():
+            if value is not None and current.get(example_id) is None:
+                current[example_id] = fill
+    return _Pairs(current, previous, missing, bounds)
 
 
 def _kind(gate: RegressionGate, records: list[Record], base_records: list[Record]) -> Any:
@@ -156,13 +217,13 @@ def _changed_inputs(records: list[Record], base_records: list[Record]) -> list[s
 
 
 def _dropped_examples(
-    current: dict[Hashable, float | None],
-    previous: dict[Hashable, float | None],
+    current: dict[str, float | None],
+    previous: dict[str, float | None],
     records: list[Record],
     base_records: list[Record],
 ) -> list[dict[str, Any]]:
     """Examples scored lower than in the baseline, the biggest drops first."""
-    drops: list[tuple[float, str, Hashable]] = []
+    drops: list[tuple[float, str, str]] = []
     for example_id, now in current.items():
         before = previous.get(example_id)
         if now is not None and before is not None and now < before:
@@ -228,28 +289,45 @@ def _missing_baseline(gate: RegressionGate) -> GateResult:
     return _base_result(gate, None, status=status, message=why)
 
 
+def _not_comparable(
+    gate: RegressionGate, cell: Cell, baseline: BaselineRun, drift: JudgeDrift
+) -> GateResult:
+    why = (
+        f"NOT COMPARABLE with baseline {baseline.run_id}: {drift.describe()}; scores from "
+        "different judges measure different things. Set a new baseline scored by this judge, "
+        "or compare anyway with on_judge_change: compare"
+    )
+    stats = {"baseline_run_id": baseline.run_id, "judge_change": drift.to_stats()}
+    return _base_result(gate, cell, status="not_comparable", message=why, statistics=stats)
+
+
 def _finish(t: _Tested, p_adjusted: float, family: int) -> GateResult:
     r, gate = t.result, t.gate
-    mismatch = _mismatch(r, t.changed)
+    mismatch = _mismatch(r, t.missing)
     regressed = p_adjusted < gate.alpha and r.diff < -gate.max_drop
     failed = regressed or (gate.on_mismatch == "fail" and bool(mismatch))
+    inconclusive = not failed and r.evidence is not None and not r.evidence.conclusive
+    status = "fail" if failed else "inconclusive" if inconclusive else "pass"
     return _base_result(
         gate,
         t.cell,
-        status="fail" if failed else "pass",
+        status=status,
+        blocking=gate.inconclusive == "fail",
         observed=r.diff,
         statistics=_statistics(t, p_adjusted, family, mismatch),
         examples=t.examples,
-        message=_message(t, p_adjusted, regressed, mismatch),
+        message=_message(t, p_adjusted, regressed, mismatch, inconclusive),
     )
 
 
-def _mismatch(r: Any, changed: list[str]) -> dict[str, list[Any]]:
+def _mismatch(r: Any, missing: MissingCounts) -> dict[str, list[Any]]:
+    """What could not be compared: new examples, the baseline's unscored ones, and (under
+    `missing: exclude`) the baseline's examples this run lacks."""
     groups = {
         "only_current": list(r.only_current),
         "only_baseline": list(r.only_baseline),
         "unscored": list(r.unscored),
-        "changed_inputs": changed,
+        "changed_inputs": missing.changed if missing.policy != "fail" else [],
     }
     return {k: v for k, v in groups.items() if v}
 
@@ -279,13 +357,23 @@ def _statistics(
         "b": r.b,
         "c": r.c,
         "mismatch": {k: {"count": len(v), "ids": v[:MAX_LISTED]} for k, v in mismatch.items()},
+        "missing": t.missing.to_stats(MAX_LISTED),
+        "evidence": r.evidence.to_dict() if r.evidence is not None else None,
+        "test": r.test,
+        "judge_change": t.drift.to_stats() if t.drift is not None else None,
     }
 
 
-def _message(t: _Tested, p_adjusted: float, regressed: bool, mismatch: dict[str, list[Any]]) -> str:
+def _message(
+    t: _Tested,
+    p_adjusted: float,
+    regressed: bool,
+    mismatch: dict[str, list[Any]],
+    inconclusive: bool,
+) -> str:
     r, gate = t.result, t.gate
     pct = round(100 * r.confidence)
-    head = "REGRESSED" if regressed else "no significant regression"
+    head = "REGRESSED" if regressed else "INCONCLUSIVE" if inconclusive else "no regression"
     text = (
         f"{head}: {gate.metric} {r.baseline_mean:.4g} -> {r.current_mean:.4g} "
         f"(diff {r.diff:+.4f}, {pct}% CI {r.ci_low:+.4f} to {r.ci_high:+.4f}) vs baseline "
@@ -298,4 +386,11 @@ def _message(t: _Tested, p_adjusted: float, regressed: bool, mismatch: dict[str,
             "fails the gate (on_mismatch: fail)" if gate.on_mismatch == "fail" else "not compared"
         )
         text += f"; example sets differ: {parts} ({verb})"
+    if t.missing.total:
+        text += f"; {t.missing.describe()}"
+    if inconclusive and r.evidence is not None:
+        policy = "fails the run" if gate.inconclusive == "fail" else "inconclusive: pass"
+        text += f"; {r.evidence.reason} ({policy})"
+    if t.drift is not None:
+        text += f"; WARNING {t.drift.describe()} (on_judge_change: compare)"
     return text

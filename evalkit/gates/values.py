@@ -135,3 +135,20 @@ def input_digests(records: list[Record]) -> dict[str, str]:
     from evalkit.records import stable_hash
 
     return {r.example_id: stable_hash(r.inputs) for r in records}
+
+
+def score_range(records: Iterable[Record], metric: str) -> tuple[float, float] | None:
+    """The range a score lies in: a judge's scale (from its meta), (0, 1) when every value is
+    in it, else None (unknown: intervals are then unbounded Student t)."""
+    values: list[float] = []
+    for record in records:
+        score = record.scores.get(metric)
+        if score is None or score.value is None:
+            continue
+        declared = (score.meta or {}).get("range")
+        if isinstance(declared, list) and len(declared) == 2 and declared[0] < declared[1]:
+            return (float(declared[0]), float(declared[1]))
+        values.append(float(score.value))
+    if values and all(0.0 <= v <= 1.0 for v in values):
+        return (0.0, 1.0)
+    return None

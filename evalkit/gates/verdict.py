@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from evalkit.results.schema import FlakyReport, GateResultDoc, VerdictCounts, VerdictDoc
 
-Status = Literal["pass", "fail", "skip"]
+Status = Literal["pass", "fail", "skip", "inconclusive", "not_comparable"]
 
 
 @dataclass
@@ -31,10 +31,15 @@ class GateResult:
     statistics: dict[str, Any] = field(default_factory=dict)
     examples: list[dict[str, Any]] = field(default_factory=list)  # regressed / flaky examples
     index: int = -1  # position of the gate in the suite's `gates:` list (set by decide)
+    # whether an inconclusive / not comparable result fails the run (the gate's policy)
+    blocking: bool = True
 
     @property
     def passed(self) -> bool:
-        """A skipped gate (an absent baseline with if_missing: skip) does not fail the run."""
+        """A skipped gate (an absent baseline with if_missing: skip) does not fail the run; an
+        inconclusive or not comparable one does unless its policy lets it pass."""
+        if self.status in ("inconclusive", "not_comparable"):
+            return not self.blocking
         return self.status != "fail"
 
     def to_doc(self) -> GateResultDoc:
@@ -76,6 +81,8 @@ class Verdict:
                 gates=len(self.gates),
                 failed=len(self.failed),
                 skipped=sum(1 for g in self.gates if g.status == "skip"),
+                inconclusive=sum(1 for g in self.gates if g.status == "inconclusive"),
+                not_comparable=sum(1 for g in self.gates if g.status == "not_comparable"),
             ),
             gates=[g.to_doc() for g in self.gates],
         )

@@ -7,7 +7,7 @@
 
 An item grader's Score: value (the label's value, the mean over votes, or the weighted score),
 passed (value >= threshold), reason (the judge's reasoning, or why it is unscored/skipped) and
-meta {judge, judge_hash, mode, label, reasoning, weighted, votes, calls, cost}, so a result
+meta {judge, judge_hash, mode, range, label, reasoning, weighted, votes, calls, cost}, so a result
 says exactly which judge, prompt and params produced it.
 """
 
@@ -128,6 +128,9 @@ def vote_meta(votes: list[Vote], panel: Panel) -> dict[str, Any]:
         "mode": judges[0].mode if one else {j.id: j.mode for j in judges},
         "calls": sum(v.calls for v in votes),
     }
+    values = [level.value for level in panel.grader.levels.levels]
+    if values:  # the scale's ends: intervals and missing results stay inside them
+        meta["range"] = [min(values), max(values)]
     cost = sum(v.cost for v in votes)
     if cost:
         meta["cost"] = cost

@@ -10,8 +10,28 @@ from typing import Any
 
 from evalkit.results.schema import GateResultDoc, RunSummary
 
-RESULT_TEXT = {"pass": "PASS", "fail": "FAIL", "skip": "SKIP", "inconclusive": "INCONCLUSIVE"}
-COLOR = {"pass": "green", "fail": "red", "skip": "yellow", "inconclusive": "yellow"}
+RESULT_TEXT = {
+    "pass": "PASS",
+    "fail": "FAIL",
+    "skip": "SKIP",
+    "inconclusive": "INCONCLUSIVE",
+    "not_comparable": "NOT COMPARABLE",
+}
+COLOR = {
+    "pass": "green",
+    "fail": "red",
+    "skip": "yellow",
+    "inconclusive": "yellow",
+    "not_comparable": "yellow",
+}
+
+
+def result_text(gate: GateResultDoc) -> str:
+    """PASS / FAIL / ..., and whether an inconclusive gate fails the run by its policy."""
+    text = RESULT_TEXT[gate.status]
+    if gate.status in ("inconclusive", "not_comparable"):
+        text += " (fails)" if not gate.passed else " (allowed)"
+    return text
 
 
 def num(value: Any, signed: bool = False) -> str:
@@ -46,6 +66,9 @@ def statistics_text(gate: GateResultDoc) -> str:
         parts.append(f"Holm p={num(s['p_adjusted'])}")
     if s.get("n") is not None:
         parts.append(f"n={s['n']}")
+    missing = s.get("missing") or {}
+    if missing.get("count"):
+        parts.append(f"missing {missing['count']} ({missing.get('policy')})")
     mismatch = s.get("mismatch") or {}
     if mismatch:
         parts.append("mismatch: " + ", ".join(f"{v['count']} {k}" for k, v in mismatch.items()))
@@ -86,13 +109,13 @@ def gate_table(summary: RunSummary) -> Any:
     ):
         table.add_column(header, justify=justify)  # type: ignore[arg-type]
     for gate in verdict.gates:
-        color = COLOR[gate.status]
+        color = "red" if not gate.passed else COLOR[gate.status]
         table.add_row(  # names hold "[variant/model]", which rich would read as markup
             escape(gate.name),
             observed_text(gate),
             escape(gate.threshold or ""),
             escape(statistics_text(gate)),
-            f"[bold {color}]{RESULT_TEXT[gate.status]}[/bold {color}]",
+            f"[bold {color}]{result_text(gate)}[/bold {color}]",
         )
     return table
 
@@ -107,7 +130,7 @@ def print_verdict(console: Any, summary: RunSummary) -> None:
     console.print(table)
     for gate in summary.verdict.gates if summary.verdict else []:
         if gate.status != "pass":
-            mark = "[red]✗[/red]" if gate.status == "fail" else "[yellow]-[/yellow]"
+            mark = "[red]✗[/red]" if not gate.passed else "[yellow]-[/yellow]"
             text = escape(f"{gate.name}: {gate.message}")
             console.print(f"{mark} {text}", highlight=False)
     line = verdict_line(summary)

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from evalkit.results.schema import CellSummary, GateResultDoc, MetricStats
     from evalkit.results.store import StoredRun
 
-SEVERITY = {"fail": 0, "inconclusive": 1, "skip": 2, "pass": 3}
+SEVERITY = {"fail": 0, "not_comparable": 1, "inconclusive": 1, "skip": 2, "pass": 3}
 
 
 def metric_names(run: StoredRun) -> list[str]:

@@ -111,10 +111,10 @@ def _gate_case(gate: GateResultDoc, suite_name: str) -> ET.Element:
         f"observed: {observed_text(gate)}\nthreshold: {gate.threshold}\n"
         f"statistics: {statistics_text(gate)}\n\n{gate.message}"
     )
-    if gate.status == "fail":
+    if not gate.passed:  # a failed gate, or an inconclusive one whose policy fails the run
         failure = ET.SubElement(case, "failure", message=_x(gate.message), type="GateFailed")
         failure.text = _x(details + "\n\n" + json.dumps(gate.statistics, indent=2, default=str))
-    elif gate.status in ("skip", "inconclusive"):
+    elif gate.status != "pass":
         ET.SubElement(case, "skipped", message=_x(gate.message))
     ET.SubElement(case, "system-out").text = _x(details)
     return case

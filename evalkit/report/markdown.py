@@ -17,14 +17,14 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from evalkit.report.gate_text import RESULT_TEXT, num, observed_text, statistics_text, verdict_line
+from evalkit.report.gate_text import num, observed_text, result_text, statistics_text, verdict_line
 from evalkit.results.examples import ExampleRows
 from evalkit.results.schema import MetricStats, RunSummary
 
 if TYPE_CHECKING:
     from evalkit.results.store import StoredRun
 
-ICON = {"pass": "✅", "fail": "❌", "skip": "⏭️", "inconclusive": "❔"}
+ICON = {"pass": "✅", "fail": "❌", "skip": "⏭️", "inconclusive": "❔", "not_comparable": "⚠️"}
 MAX_EXAMPLE_ROWS = 10
 
 
@@ -132,7 +132,7 @@ def _gates(summary: RunSummary) -> str:
             observed_text(g),
             g.threshold,
             statistics_text(g),
-            RESULT_TEXT[g.status],
+            result_text(g),
         ]
         for g in verdict.gates
     ]

@@ -12,7 +12,7 @@ from pydantic import ConfigDict, Field, model_validator
 from evalkit.results.schema_base import Doc, Stats, Versioned
 
 Status = Literal["complete", "incomplete", "interrupted"]
-GateStatus = Literal["pass", "fail", "skip", "inconclusive"]
+GateStatus = Literal["pass", "fail", "skip", "inconclusive", "not_comparable"]
 
 
 class MetricStats(Stats):
@@ -179,8 +179,10 @@ class GateResultDoc(Stats):
 
 class VerdictCounts(Doc):
     gates: int = 0
-    failed: int = 0
+    failed: int = 0  # gate checks that fail the run (inconclusive ones included, by policy)
     skipped: int = 0
+    inconclusive: int = 0
+    not_comparable: int = 0
 
 
 class VerdictDoc(Doc):

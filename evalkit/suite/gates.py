@@ -40,6 +40,9 @@ STAT_PATTERN = r"^(mean|pass_rate|p\d{1,2}(\.\d+)?|pass@\d+|pass\^\d+)$"
 _K = re.compile(r"^pass[@^](\d+)$")
 
 Bound = Literal["point", "ci"]
+# What a missing candidate result (an error, an unscored judgement, an example absent from the
+# run) does to a gate: count as a fail (default), be left out (reported), or fail the gate.
+Missing = Literal["fail", "exclude", "error"]
 
 
 class _Gate(BaseModel):
@@ -62,6 +65,11 @@ class ThresholdGate(_Gate):
         default="point", description="point: the estimate must clear; ci: its 95% bound must"
     )
     confidence: Finite = Field(default=0.95, gt=0, lt=1)
+    missing: Missing = Field(
+        default="fail",
+        description="errors and unscored items: fail counts them as fails (pass rate 0, a score"
+        " at the worst value), exclude leaves them out, error fails the gate when there are any",
+    )
 
     @field_validator("stat")
     @classmethod
@@ -141,7 +149,22 @@ class RegressionGate(_Gate):
     baseline_variant: str | None = Field(default=None, description="default: the same variant")
     baseline_model: str | None = Field(default=None, description="default: the same model")
     on_mismatch: Literal["warn", "fail"] = Field(
-        default="warn", description="examples in only one run: report them, or fail the gate"
+        default="warn",
+        description="examples only in this run (new ones): report them, or fail the gate",
+    )
+    missing: Missing = Field(
+        default="fail",
+        description="a baseline example this run has no result for (an error, unscored, absent"
+        " or its row changed): fail counts it as a fail, exclude leaves it out, error fails",
+    )
+    inconclusive: Literal["fail", "pass"] = Field(
+        default="fail",
+        description="a gate that could not have seen the drop it guards (too few examples)",
+    )
+    on_judge_change: Literal["fail", "compare"] = Field(
+        default="fail",
+        description="the judge (model, prompt, params) differs from the baseline's: the scores"
+        " are not comparable; compare anyway with a warning",
     )
     if_missing: Literal["fail", "skip"] = Field(
         default="fail", description="when the baseline does not exist (e.g. the first CI run)"
