@@ -229,7 +229,10 @@ def win_stats(records: list[PairRecord]) -> WinStats:
     per_example: dict[str, list[float]] = defaultdict(list)
     for record in scored:  # repeats of an example are correlated: average them first
         per_example[record.example_id].append(value[str(record.outcome)])
-    stats = summarize([sum(v) / len(v) for v in per_example.values()], kind="mean")
+    # a win rate lies in [0, 1]: a bounded interval never has zero width (a judge that always
+    # prefers position 1 makes every example a tie, which is not certainty about a tie)
+    values = [sum(v) / len(v) for v in per_example.values()]
+    stats = summarize(values, kind="mean", bounds=(0.0, 1.0))
     return WinStats(
         n=len(scored),
         wins_a=sum(r.outcome == "a" for r in scored),

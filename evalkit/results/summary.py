@@ -145,7 +145,8 @@ def metric_stats(scores: Iterable[tuple[str, ScoreDoc | None]]) -> MetricStats:
         s.passed is not None and float(s.value or 0.0) == float(s.passed) for s in scored
     )
     kind: Literal["pass_rate", "mean"] = "pass_rate" if is_pass_fail else "mean"
-    stats = summarize(_per_example(present), kind=kind, confidence=CONFIDENCE)
+    bounds = score_bounds(scored) if kind == "mean" else None
+    stats = summarize(_per_example(present), kind=kind, confidence=CONFIDENCE, bounds=bounds)
     result = MetricStats(
         mean=_finite(stats["mean"]),
         ci_low=_finite(stats["ci_low"]),
@@ -159,8 +160,6 @@ def metric_stats(scores: Iterable[tuple[str, ScoreDoc | None]]) -> MetricStats:
         skipped=len(carried) - len(present),
         not_asserted=len(listed) - len(carried),
     )
-    if scored and all(0.0 <= float(s.value or 0.0) <= 1.0 for s in scored):
-        _clip_unit(result)  # a t interval can overshoot a bounded score's range
     judged = [s.passed for s in scored if s.passed is not None]
     if kind == "mean" and judged:
         result.pass_rate = sum(judged) / len(judged)
@@ -179,8 +178,16 @@ def _finite(value: float | None) -> float | None:
     return None if value is None or math.isnan(value) else float(value)
 
 
-def _clip_unit(stats: MetricStats) -> None:
-    if stats.ci_low is not None:
-        stats.ci_low = min(max(stats.ci_low, 0.0), 1.0)
-    if stats.ci_high is not None:
-        stats.ci_high = min(max(stats.ci_high, 0.0), 1.0)
+def score_bounds(scored: list[ScoreDoc]) -> tuple[float, float] | None:
+    """The range the scores lie in, so the interval stays inside it and keeps an honest width
+    on small or constant data (bounded-t): a judge's scale from its meta, (0, 1) when every
+    value is in it (BLEU, ROUGE, similarity), else None (latency, tokens: Student t)."""
+    for score in scored:
+        declared = (score.meta or {}).get("range")
+        if isinstance(declared, list) and len(declared) == 2 and declared[0] < declared[1]:
+            low, high = float(declared[0]), float(declared[1])
+            if all(low <= float(s.value or low) <= high for s in scored):
+                return (low, high)
+    if scored and all(0.0 <= float(s.value or 0.0) <= 1.0 for s in scored):
+        return (0.0, 1.0)
+    return None
