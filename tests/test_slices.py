@@ -176,3 +176,21 @@ def test_slice_values_as_text():
 def test_older_summaries_without_slices_still_load():
     doc = {"run_id": "r", "cells": [{"variant": "v", "model": "m", "items": 1}]}
     assert RunSummary.model_validate(doc).cells[0].slices == []
+
+
+def test_markdown_and_html_reports_carry_the_slice_tables(write_suite, tmp_path):
+    suite = write(write_suite, "group_by: [category]")
+    md, page = tmp_path / "r.md", tmp_path / "r.html"
+    args = ["run", str(suite), "-q", "--run-id", "r1", "--markdown", str(md), "--html", str(page)]
+    assert invoke(*args).exit_code == 0
+    text = md.read_text()
+    assert "### By category (95% CI)" in text
+    assert (
+        "| main | mock | billing | 4 | 50% [" in text and "| main | mock | (missing) | 2 |" in text
+    )
+    html = page.read_text()
+    section = html[html.index('<section id="slice-stats">') :]
+    section = section[: section.index("</section>")]
+    assert "<h3>by category</h3>" in section and "<th>billing</th>" in section
+    assert "<b>50%</b> [" in section and 'class="errbar"' in section
+    assert "<th>(missing)</th>" in section
