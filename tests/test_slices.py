@@ -194,3 +194,27 @@ def test_markdown_and_html_reports_carry_the_slice_tables(write_suite, tmp_path)
     assert "<h3>by category</h3>" in section and "<th>billing</th>" in section
     assert "<b>50%</b> [" in section and 'class="errbar"' in section
     assert "<th>(missing)</th>" in section
+
+
+def test_mlflow_slice_metric_names_are_sanitised_unique_and_bounded():
+    from evalkit.trackers.mlflow.rundata import key
+    from evalkit.trackers.mlflow.slice_metrics import MAX_SLICE_METRICS, name_part, slice_values
+
+    assert name_part("Settings > Billing/Invoices") == "Settings _ Billing_Invoices"
+    assert name_part(MISSING) == "_missing" and name_part(OTHER) == "_other"
+    assert name_part("..") == "_" and len(name_part("x" * 500)) == 60
+    values = ["a/b", "a?b", "Settings > Billing", None, "x/../y", "é"]
+    records = [rec(f"e{i}", {"ok": True}, inputs={"c": v}) for i, v in enumerate(values)]
+    (cell,) = with_slices(aggregate(records, ["v"], ["m"]), records, ["c"])
+    metrics, tags = slice_values(cell)
+    assert len(metrics) == len(values)  # "a/b" and "a?b" both sanitise to "a_b": kept apart
+    assert "slice.c._missing.ok" in metrics and "slice.c.Settings _ Billing.ok" in metrics
+    for name in metrics:
+        assert key(name) == name and "/" not in name and ".." not in name.split(".")
+    assert "evalkit.ci.slice.c._missing.ok" in tags
+
+    wide = [rec(f"e{i}", {f"m{j}": True for j in range(10)}, inputs={"c": i}) for i in range(20)]
+    (cell,) = with_slices(aggregate(wide, ["v"], ["m"]), wide, ["c"])
+    metrics, tags = slice_values(cell)
+    assert len(metrics) == MAX_SLICE_METRICS
+    assert tags["evalkit.slices_truncated"].startswith(f"{MAX_SLICE_METRICS} of 200 ")
