@@ -218,3 +218,35 @@ def test_mlflow_slice_metric_names_are_sanitised_unique_and_bounded():
     metrics, tags = slice_values(cell)
     assert len(metrics) == MAX_SLICE_METRICS
     assert tags["evalkit.slices_truncated"].startswith(f"{MAX_SLICE_METRICS} of 200 ")
+
+
+def test_per_slice_error_rate_gate_decides_each_cell_and_value():
+    from evalkit.gates.evaluate import decide
+    from evalkit.suite.gates import parse_gates
+
+    records = []
+    for variant in ("a", "b"):
+        records += [rec("e1", {"ok": True}, variant=variant, inputs={"lang": "en"})]
+        records += [rec("e2", {"ok": True}, variant=variant, inputs={"lang": "de"})]
+        records += [rec("e3", variant=variant, inputs={"lang": "de"}, error="boom")]
+    gates = parse_gates([{"max_error_rate": 0.0, "per": "lang", "variant": "b"}])
+    verdict = decide(gates, records)
+    assert [(g.name, g.status) for g in verdict.gates] == [
+        ("error rate <= 0 [b/m · lang=de]", "fail"),
+        ("error rate <= 0 [b/m · lang=en]", "pass"),
+    ]
+    assert verdict.gates[0].observed == 0.5 and verdict.gates[0].index == 0
+
+
+def test_json_schema_accepts_group_by_as_a_list_or_one_column():
+    import jsonschema
+
+    from evalkit.suite.jsonschema import suite_json_schema
+
+    validator = jsonschema.Draft202012Validator(suite_json_schema())
+    base = {"name": "s", "dataset": "d.jsonl", "prompts": {"p": "x"}, "models": [{"id": "m"}]}
+    assert validator.is_valid({**base, "group_by": ["category"]})
+    assert validator.is_valid({**base, "group_by": "category"})
+    assert not validator.is_valid({**base, "group_by": 3})
+    gate = {"metric": "contains", "min": 0.8, "per": "category"}
+    assert validator.is_valid({**base, "gates": [gate]})
