@@ -209,6 +209,7 @@ class RunSession:
         """Record fields the summary and gates never read: a 20,000-item run stays small."""
         from evalkit.suite.gates import RegressionGate
 
+        # group_by and `per:` gates read each record's dataset row
         keep: set[str] = {"inputs"} if self.plan.slice_columns else set()
         if any(getattr(g.config, "human_label", None) for g in self.plan.graders):
             keep.add("inputs")  # calibration reads the human label column
