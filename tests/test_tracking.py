@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import MOCK_SUITE
+from conftest import MOCK_SUITE, ROWS
 from mlflow_server import MlflowServer, free_port
 
 from evalkit.api import RunOptions, run_suite
@@ -76,7 +76,10 @@ def test_run_is_logged_with_children_params_metrics_table_dataset_and_traces(
 ) -> None:
     gated = _suite("t-logged") + "gates:\n  - {name: polite-ok, metric: contains, min: 0.7}\n"
     gated += "  - {name: plain-high, metric: contains, min: 0.9, variant: plain}\n"
-    result = _run(write_suite(gated), tmp_path, server.uri)
+    gated += "group_by: [category]\n"  # values MLflow would refuse as names, and a missing one
+    categories = ["Settings > Billing/Invoices", "a//b", None, "Settings > Billing/Invoices"]
+    rows = [{**row, "category": c} for row, c in zip(ROWS, categories, strict=True)]
+    result = _run(write_suite(gated, rows=rows), tmp_path, server.uri)
     experiment = client.get_experiment_by_name("t-logged")  # one experiment per suite
     (parent,) = _parents(client, experiment.experiment_id)
     assert parent.info.run_name == result.run_id and parent.info.status == "FINISHED"
@@ -115,6 +118,12 @@ def test_run_is_logged_with_children_params_metrics_table_dataset_and_traces(
     assert "contains.ci_low" not in metrics and "contains.n" not in metrics
     for name in ("latency_ms.p50", "latency_ms.p95", "tokens.input", "tokens.output", "errors"):
         assert name in metrics
+    assert metrics["slice.category.Settings _ Billing_Invoices.contains"] == pytest.approx(0.5)
+    assert (
+        metrics["slice.category._missing.contains"] == 1.0
+        and "slice.category.a_b.contains" in metrics
+    )
+    assert "evalkit.ci.slice.category._missing.contains" in polite.data.tags
 
     table = _table(client, polite.info.run_id, tmp_path / "dl")
     assert len(table["rows"]) == 4

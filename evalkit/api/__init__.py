@@ -53,6 +53,7 @@ class RunOptions:
     concurrency: int | None = None
     variants: list[str] | None = None
     models: list[str] | None = None
+    group_by: list[str] | None = None  # slice columns added to the suite's group_by
     max_cost: float | None = None
     baseline: str | None = None  # a baseline name or run id for every regression gate
     tracking_uri: str | None = None  # else $MLFLOW_TRACKING_URI, the suite, runs/mlflow.db

@@ -58,6 +58,7 @@ def resumed_plan(suite: SuiteSource | None, options: RunOptions) -> tuple[Plan, 
         variants=previous.options.variants,
         models=previous.options.models,
         shard=Shard(previous.shard.index, previous.shard.count) if previous.shard else None,
+        group_by=previous.options.group_by,
     )
     if plan.loaded.hash != previous.suite.hash:
         raise SuiteError(

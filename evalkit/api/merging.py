@@ -56,7 +56,7 @@ def merge_shards(
     manifest = merged_manifest(ordered, output)
     records = merged_records(ordered, output)
     _write(target, manifest, shard_store.suite_text(), records, ordered)
-    summary = _summary(target, manifest, records, ordered, graders)
+    summary = _summary(target, manifest, records, ordered, graders, loaded.suite.group_by)
     summary = _decide(summary, records, loaded, options, target.dir)
     target.write_summary(summary)
     return _finish(target, manifest, summary, records, loaded, options)
@@ -142,8 +142,10 @@ def _summary(
     records: list[ResultRecord],
     ordered: list[ShardRun],
     graders: list[BoundGrader],
+    group_by: list[str],
 ) -> RunSummary:
     from evalkit.graders.summary import with_grader_sections
+    from evalkit.results.slices import group_columns
     from evalkit.results.summary import build_summary
 
     progress = merged_progress(ordered, len(records), manifest.total)
@@ -158,6 +160,7 @@ def _summary(
         stopped_reason=progress.stopped_reason,
         calls=progress.calls,
         spent=progress.spent,
+        group_by=group_columns(group_by, manifest.options.group_by),
     )
     return with_grader_sections(summary, target.dir, records, graders)
 

@@ -89,6 +89,7 @@ class RunSession:
             models=options.models,
             base_dir=base_dir,
             shard=Shard.parse(options.shard) if options.shard else None,
+            group_by=options.group_by,
         )
         return plan, None
 
@@ -208,7 +209,8 @@ class RunSession:
         """Record fields the summary and gates never read: a 20,000-item run stays small."""
         from evalkit.suite.gates import RegressionGate
 
-        keep: set[str] = set()
+        # group_by and `per:` gates read each record's dataset row
+        keep: set[str] = {"inputs"} if self.plan.slice_columns else set()
         if any(getattr(g.config, "human_label", None) for g in self.plan.graders):
             keep.add("inputs")  # calibration reads the human label column
         if any(isinstance(g, RegressionGate) for g in self.plan.suite.gates):
@@ -240,6 +242,7 @@ class RunSession:
             stopped_reason=stats.stopped_reason,
             calls=stats.calls,
             spent=Spent(total=stats.spent, by_model=dict(stats.spent_by_model)),
+            group_by=plan.group_by,
         )
         return with_grader_sections(summary, self.store.dir, records, plan.graders)
 
@@ -307,6 +310,7 @@ class RunSession:
             models=o.models,
             no_cache=o.no_cache,
             max_cost=o.max_cost,
+            group_by=o.group_by,
         )
 
 

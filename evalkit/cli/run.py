@@ -42,6 +42,14 @@ from evalkit.errors import EXIT_INTERRUPTED
 @click.option("--variant", "variants", multiple=True, help="Run only this prompt variant.")
 @click.option("--model", "models", multiple=True, help="Run only this model id.")
 @click.option(
+    "--group-by",
+    "group_by",
+    multiple=True,
+    metavar="COLUMN",
+    help="Also show every cell's numbers per value of this dataset column (added to the"
+    " suite's group_by; repeatable).",
+)
+@click.option(
     "--max-cost",
     type=click.FloatRange(min=0, min_open=True),
     help="Stop starting new items once this many USD are spent [default: the suite's max_cost].",
@@ -136,12 +144,14 @@ def print_result(result: Any, err: Any) -> None:
 
     from evalkit.report.gate_text import print_verdict
     from evalkit.report.grader_lines import grader_lines
-    from evalkit.report.table import comparison_table
+    from evalkit.report.table import comparison_table, slice_tables
 
     # CI logs are not terminals: give the table room instead of rich's 80-column default.
     out = Console() if sys.stdout.isatty() else Console(width=220)
     summary = result.summary
     out.print(comparison_table(summary, title=f"{summary.suite} · {result.run_id}"))
+    for table in slice_tables(summary):  # group_by: each cell per value of a column
+        out.print(table)
     for line in grader_lines(summary):  # pairwise win rates, judge calibration
         out.print(line, markup=False, highlight=False)
     _report(out, err, result)
@@ -165,6 +175,7 @@ def _options(kwargs: dict[str, Any], err: Any) -> Any:
         concurrency=kwargs["concurrency"],
         variants=list(kwargs["variants"]) or None,
         models=list(kwargs["models"]) or None,
+        group_by=list(kwargs["group_by"]) or None,
         max_cost=kwargs["max_cost"],
         baseline=kwargs.get("baseline"),
         tracking_uri=kwargs.get("tracking_uri"),

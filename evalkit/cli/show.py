@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from rich.text import Text
 
     from evalkit.results.examples import Attempt, ExampleView
+    from evalkit.results.schema import RunSummary
 
 MAX_TEXT = 600  # characters of one output, input or reason in the terminal
 
@@ -79,10 +80,20 @@ def show_cmd(
     out = console()
     kind = ("failed " if failed else "") + ("example" if len(views) == 1 else "examples")
     out.print(plain(f"run {stored.run_id} · {stored.manifest.suite.name} · {len(views)} {kind}"))
+    if example is None:
+        _print_slices(out, stored.summary)
     for view in shown:
         print_example(out, view)
     if len(shown) < len(views):
         out.print(f"\n… {len(views) - len(shown)} more (--limit 0 shows all, or name an EXAMPLE)")
+
+
+def _print_slices(out: Console, summary: RunSummary) -> None:
+    """The run's numbers per slice value (`group_by`), before its examples."""
+    from evalkit.report.table import slice_tables
+
+    for table in slice_tables(summary):
+        out.print(table)
 
 
 def _one(views: list[ExampleView], example_id: str, run_id: str) -> ExampleView:

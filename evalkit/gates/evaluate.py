@@ -11,6 +11,7 @@ Rules that hold for every gate:
 - `bound: point` compares the estimate; `bound: ci` compares the side of its two-sided interval
   (default 95%, as in the summary table) that faces the threshold: the lower end for `min`, the
   upper end for `max`. An undefined interval (n = 1, too few calls for a tail) fails.
+- `per: COLUMN` decides a gate on each value of a dataset column in every cell (gates.slices).
 - Regression gates are decided together, with Holm's correction across all of them (see
   evalkit.gates.regression).
 """
@@ -23,6 +24,7 @@ from typing import Any
 
 from evalkit.gates.estimates import Estimate, estimate
 from evalkit.gates.regression import BaselineSource, decide_regressions
+from evalkit.gates.slices import decide_sliced
 from evalkit.gates.values import Cell, Record, answered, carries, cells_of, outcomes
 from evalkit.gates.verdict import GateResult, Verdict, cell_label
 from evalkit.results.schema import FlakyReport, RunManifest
@@ -51,7 +53,10 @@ def decide(
     decided = iter(decide_regressions(regressions, records, baselines, manifest))
     results: list[GateResult] = []
     for index, gate in enumerate(gates):
-        found = next(decided) if isinstance(gate, RegressionGate) else _decide_one(gate, records)
+        if isinstance(gate, RegressionGate):
+            found = next(decided)
+        else:  # `per: COLUMN`: once per slice value of every cell (gates.slices)
+            found = decide_sliced(gate, records, _decide_one)
         for result in found:
             result.index = index
         results.extend(found)

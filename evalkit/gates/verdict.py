@@ -29,6 +29,8 @@ class GateResult:
     variant: str | None = None
     model: str | None = None
     statistics: dict[str, Any] = field(default_factory=dict)
+    slice_column: str | None = None  # set for a per-slice gate (`per:`), see gates.slices
+    slice_value: str | None = None
     examples: list[dict[str, Any]] = field(default_factory=list)  # regressed / flaky examples
     index: int = -1  # position of the gate in the suite's `gates:` list (set by decide)
     # whether an inconclusive / not comparable result fails the run (the gate's policy)
@@ -54,6 +56,8 @@ class GateResult:
             metric=self.metric,
             variant=self.variant,
             model=self.model,
+            slice_column=self.slice_column,
+            slice_value=self.slice_value,
             statistics=clean_json(self.statistics),
             message=self.message,
             examples=clean_json(self.examples),

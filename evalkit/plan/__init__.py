@@ -24,6 +24,7 @@ from evalkit.gates.apply import check_gates
 from evalkit.graders.bind import BoundGrader, bind_graders
 from evalkit.metrics.bind import BoundMetric, bind_metrics
 from evalkit.plan.assertions import Group, bind_assertions, group_of_tests, metric_templates
+from evalkit.plan.slices import check_slices
 from evalkit.prompts.variants import CompiledVariant, check_variables, compile_loaded
 from evalkit.records import Example, WorkItem
 from evalkit.results.schema import (
@@ -54,6 +55,7 @@ class Plan:
     row_metrics: list[BoundMetric] = field(default_factory=list)  # rows' own, distinct
     shard: Shard | None = None
     dataset: list[Example] | None = None  # every example, when `examples` is a shard's slice
+    group_by: list[str] = field(default_factory=list)  # slice columns: suite's + --group-by
 
     @property
     def suite(self) -> Suite:
@@ -62,6 +64,12 @@ class Plan:
     @property
     def total(self) -> int:
         return len(self.examples) * len(self.variant_names) * len(self.model_ids) * self.repeats
+
+    @property
+    def slice_columns(self) -> list[str]:
+        """Columns the summary or a per-slice gate reads from each record's inputs."""
+        per = [g.per for g in self.suite.gates if g.per is not None]
+        return list(dict.fromkeys([*self.group_by, *per]))
 
     @property
     def repeats(self) -> int:
@@ -177,11 +185,13 @@ def prepare(
     models: list[str] | None = None,
     base_dir: Path | None = None,
     shard: Shard | None = None,
+    group_by: list[str] | None = None,
 ) -> Plan:
     """Load (a path) or adopt (a Suite built in Python) a suite and check all of it.
 
     With `shard`, the plan runs that slice of the examples (after `limit`); every check still
-    covers every row, so each shard of a suite fails or passes validation alike."""
+    covers every row, so each shard of a suite fails or passes validation alike. `group_by`
+    adds slice columns to the suite's (--group-by)."""
     loaded = _loaded(suite, base_dir)
     groups = _groups(loaded, limit)
     examples = [e for g in groups for e in g.examples]
@@ -205,6 +215,7 @@ def prepare(
         loaded.suite, loaded.file, loaded.line_of, extra_metrics=own.names, variants=list(compiled)
     )
     check_reporters(loaded)
+    slice_columns = check_slices(loaded, own.examples, group_by)
     return Plan(
         loaded=loaded,
         examples=shard_examples(own.examples, shard) if shard is not None else own.examples,
@@ -216,6 +227,7 @@ def prepare(
         model_ids=_select("model", [m.id for m in loaded.suite.models], models),
         graders=[*graders, *own.graders],
         row_metrics=own.metrics,
+        group_by=slice_columns,
     )
 
 

@@ -25,6 +25,7 @@ from evalkit.errors import SuiteError
 from evalkit.report import html_examples as ex
 from evalkit.report import html_sections as sections
 from evalkit.report.html_parts import esc
+from evalkit.report.html_slice_stats import slice_stats
 from evalkit.report.html_slices import slice_columns
 
 if TYPE_CHECKING:
@@ -53,6 +54,7 @@ def render_html(
             sections.header(run, baseline),
             sections.verdict(run),
             sections.cells(run, baseline),
+            slice_stats(run.summary),  # group_by: the summary's slices, with intervals
             sections.slices(examples, slices, cols, sections.metric_names(run)),
             sections.examples(
                 shown, len(examples), note, cols, expected, slices, baseline is not None

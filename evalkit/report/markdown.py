@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from evalkit.report.gate_text import num, observed_text, result_text, statistics_text, verdict_line
 from evalkit.results.examples import ExampleRows
-from evalkit.results.schema import MetricStats, RunSummary
+from evalkit.results.schema import CellSummary, MetricStats, RunSummary, SliceStats
 
 if TYPE_CHECKING:
     from evalkit.results.store import StoredRun
@@ -38,6 +38,7 @@ def markdown_report(summary: RunSummary, rows: ExampleRows | None = None) -> str
     parts = [
         _header(summary),
         _matrix(summary),
+        _slices(summary),
         _gates(summary),
         _regressed(summary, rows),
         _flaky(summary),
@@ -102,6 +103,26 @@ def _matrix(summary: RunSummary) -> str:
         [c.variant, c.model, *(_metric(c.metrics.get(n)) for n in names), c.errors] for c in cells
     ]
     return "### Results (95% CI)\n\n" + _table(head, rows)
+
+
+def _slices(summary: RunSummary) -> str:
+    """One table per `group_by` column: each cell's metrics per value, with CIs."""
+    columns = list(dict.fromkeys(s.column for c in summary.cells for s in c.slices))
+    names = list(dict.fromkeys(n for c in summary.cells for n in c.metrics))
+    blocks = []
+    for column in columns:
+        found = [(c, s) for c in summary.cells for s in c.slices if s.column == column]
+        rows = [_slice_row(c, v, names) for c, s in found for v in s.values]
+        folded = max(s.folded for _, s in found)
+        note = f"\n\n(other) holds {folded} more values of {column}." if folded else ""
+        head = ["variant", "model", column, "items", *names, "errors"]
+        blocks.append(f"### By {column} (95% CI)\n\n" + _table(head, rows) + note)
+    return "\n\n".join(blocks)
+
+
+def _slice_row(c: CellSummary, v: SliceStats, names: list[str]) -> list[Any]:
+    metrics = [_metric(v.metrics.get(n)) for n in names]
+    return [c.variant, c.model, v.value, v.items, *metrics, v.errors]
 
 
 def _metric(stats: MetricStats | None) -> str:

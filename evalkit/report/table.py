@@ -2,13 +2,15 @@
 
 Each metric column shows the mean (or pass rate) with its 95% confidence interval and n; the
 best row of each metric is bold so a PO sees at a glance which variant wins, and the interval
-shows whether the win is more than noise.
+shows whether the win is more than noise. With `group_by`, `slice_tables` gives one more table
+per column: each cell's numbers per value of it.
 """
 
 from __future__ import annotations
 
 import math
 
+from rich.markup import escape
 from rich.table import Table
 
 from evalkit.results.schema import CellSummary, MetricStats, RunSummary
@@ -85,3 +87,35 @@ def _perf_texts(cell: CellSummary) -> list[str]:
         f"{cell.cost.total:.4f}" if cell.cost else "–",
         f"[red]{cell.errors}[/red]" if cell.errors else "0",
     ]
+
+
+def slice_tables(summary: RunSummary) -> list[Table]:
+    """One table per `group_by` column: every cell's numbers per value (with CIs and n)."""
+    columns = list(dict.fromkeys(s.column for c in summary.cells for s in c.slices))
+    return [_slice_table(summary.cells, column) for column in columns]
+
+
+def _slice_table(cells: list[CellSummary], column: str) -> Table:
+    metric_names = _metric_names(cells)
+    table = Table(title=f"by {column}", header_style="bold")
+    for header in ("variant x model", column, "items", *metric_names, "errors"):
+        table.add_column(
+            header, justify="left" if header in ("variant x model", column) else "right"
+        )
+    for cell in cells:
+        found = next((s for s in cell.slices if s.column == column), None)
+        for i, stats in enumerate(found.values if found else []):
+            table.add_row(
+                cell.label if i == 0 else "",
+                escape(stats.value),
+                str(stats.items),
+                *(_metric_text(stats.metrics.get(n), None) for n in metric_names),
+                f"[red]{stats.errors}[/red]" if stats.errors else "0",
+                end_section=i == len(found.values) - 1 if found else False,
+            )
+        if found is not None and found.folded:
+            table.caption = (
+                f"(other) holds {found.folded} more values of {column}: only the most frequent"
+                " are shown one by one"
+            )
+    return table

@@ -23,6 +23,7 @@ from evalkit.results.schema_base import SCHEMA_VERSION, Doc, SchemaVersionError,
 from evalkit.results.schema_summary import (
     Calibration,
     CellSummary,
+    ColumnSlices,
     CostStats,
     Counts,
     FlakyReport,
@@ -35,6 +36,7 @@ from evalkit.results.schema_summary import (
     PairwiseCell,
     PairwiseSummary,
     RunSummary,
+    SliceStats,
     Spent,
     Status,
     TokenStats,
@@ -47,6 +49,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "Calibration",
     "CellSummary",
+    "ColumnSlices",
     "CostStats",
     "Counts",
     "DatasetInfo",
@@ -72,6 +75,7 @@ __all__ = [
     "SchemaVersionError",
     "ScoreDoc",
     "ShardInfo",
+    "SliceStats",
     "Spent",
     "Stats",
     "Status",
@@ -230,6 +234,7 @@ class RunOptionsInfo(Doc):
     models: list[str] | None = None
     no_cache: bool = False
     max_cost: float | None = None
+    group_by: list[str] | None = None  # --group-by columns, after the suite's group_by
 
 
 class ShardInfo(Doc):

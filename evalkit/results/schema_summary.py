@@ -52,6 +52,27 @@ class CostStats(Doc):
     per_item: float = 0.0
 
 
+class SliceStats(Doc):
+    """One value of a slice column within a cell: its items, errors and every metric's stats.
+
+    `value` is the column's value as text; "(missing)" holds the rows without the column (or
+    with null / empty), "(other)" the values beyond the cap (see evalkit.results.slices)."""
+
+    value: str
+    items: int = 0
+    errors: int = 0
+    metrics: dict[str, MetricStats] = Field(default_factory=dict)
+
+
+class ColumnSlices(Doc):
+    """A cell's slices by one dataset column (`group_by:` in the suite, or --group-by)."""
+
+    column: str
+    values: list[SliceStats] = Field(default_factory=list)
+    distinct: int = 0  # distinct values of the column in the run (before the cap)
+    folded: int = 0  # of those, how many were folded into "(other)"
+
+
 class CellSummary(Doc):
     """One variant x model of the matrix."""
 
@@ -64,6 +85,7 @@ class CellSummary(Doc):
     tokens: TokenStats = Field(default_factory=TokenStats)
     cost: CostStats | None = None
     metrics: dict[str, MetricStats] = Field(default_factory=dict)
+    slices: list[ColumnSlices] = Field(default_factory=list)  # empty without group_by
 
     @property
     def label(self) -> str:
@@ -164,6 +186,8 @@ class GateResultDoc(Stats):
     metric: str | None = None
     variant: str | None = None
     model: str | None = None
+    slice_column: str | None = None  # a per-slice gate (`per: category`): the column
+    slice_value: str | None = None  # ... and the value this result decided
     statistics: dict[str, Any] = Field(default_factory=dict)
     message: str = ""
     examples: list[dict[str, Any]] = Field(default_factory=list)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Literal
 
 import numpy as np
@@ -45,8 +45,14 @@ def build_summary(
     stopped_reason: str | None = None,
     calls: int = 0,
     spent: Spent | None = None,
+    group_by: Sequence[str] = (),
 ) -> RunSummary:
-    """The summary of `records` (the latest record of each item); grader sections come later."""
+    """The summary of `records` (the latest record of each item); grader sections come later.
+
+    `group_by`: dataset columns whose slices each cell carries (evalkit.results.slices)."""
+    from evalkit.results.slices import with_slices  # it uses this module's metrics_of
+
+    cells = aggregate(records, variants, models)
     return RunSummary(
         run_id=run_id,
         suite=suite,
@@ -62,7 +68,7 @@ def build_summary(
         ),
         cost=sum(r.cost or 0.0 for r in records),
         spent=spent or Spent(),
-        cells=aggregate(records, variants, models),
+        cells=with_slices(cells, records, group_by) if group_by else cells,
     )
 
 
@@ -95,7 +101,7 @@ def _cell(variant: str, model: str, records: list[ResultRecord]) -> CellSummary:
         latency_ms=_latency(latencies),
         tokens=_tokens(ok),
         cost=CostStats(total=float(sum(costs)), per_item=float(np.mean(costs))) if costs else None,
-        metrics=_metrics(ok),
+        metrics=metrics_of(ok),
     )
 
 
@@ -121,7 +127,8 @@ def _tokens(records: list[ResultRecord]) -> TokenStats:
     )
 
 
-def _metrics(records: list[ResultRecord]) -> dict[str, MetricStats]:
+def metrics_of(records: list[ResultRecord]) -> dict[str, MetricStats]:
+    """Every score's MetricStats over these (answered) records: a cell's, or a slice's."""
     names: dict[str, None] = {}
     for record in records:
         names.update(dict.fromkeys(record.scores))

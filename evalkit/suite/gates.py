@@ -14,7 +14,9 @@ Each gate is one YAML mapping; its keys say which kind it is, so a PO writes no 
       - {metric: contains, max_flaky: 0}                  # needs repeats >= 2
       - regression: {baseline: main, metric: contains, max_drop: 0.02}
 
-Every gate may also carry `name:`, `variant:` and `model:` (decide it only on those cells).
+Every gate may also carry `name:`, `variant:` and `model:` (decide it only on those cells), and
+`per: COLUMN` (decide it on each value of that dataset column in every cell; see
+evalkit.gates.slices) except regression and cost gates.
 """
 
 from __future__ import annotations
@@ -51,6 +53,11 @@ class _Gate(BaseModel):
     name: str | None = None
     variant: str | None = Field(default=None, description="decide only on this prompt variant")
     model: str | None = Field(default=None, description="decide only on this model id")
+    per: str | None = Field(
+        default=None,
+        description="a dataset column: decide the gate on each of its values (slice) in every"
+        " cell (not on regression or cost gates yet)",
+    )
 
 
 class ThresholdGate(_Gate):

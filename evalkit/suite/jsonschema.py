@@ -28,6 +28,7 @@ def suite_json_schema() -> Schema:
         if name in defs:
             defs[name] = widen(defs[name])
     _widen_tags(schema)
+    _widen_group_by(schema)
     _grader_types(schema)
     return {
         "$schema": SCHEMA_DIALECT,
@@ -104,6 +105,13 @@ def _widen_tags(schema: Schema) -> None:
     if tags is not None:
         listed = {"type": "array", "items": {"type": "string"}}
         schema["properties"]["tags"] = {"anyOf": [tags, listed], "default": tags.get("default")}
+
+
+def _widen_group_by(schema: Schema) -> None:
+    """`group_by: category` is accepted as well as a list of columns."""
+    group_by = schema.get("properties", {}).get("group_by")
+    if group_by is not None:
+        schema["properties"]["group_by"] = _any_of(group_by, {"type": "string"})
 
 
 _SHORTHANDS: dict[str, Callable[[Schema], Schema]] = {

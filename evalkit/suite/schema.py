@@ -311,6 +311,11 @@ class Suite(Strict):
         default_factory=list, description="LLM judges: rubric, closed_qa, factuality, pairwise"
     )
     gates: list[Gate] = Field(default_factory=list, description="what a release must clear")
+    group_by: list[str] = Field(
+        default_factory=list,
+        description="dataset columns to slice every cell's numbers by (e.g. [category]);"
+        " --group-by adds to them",
+    )
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
     reports: list[ReportConfig] = Field(
         default_factory=list, description="reports written after every run (as --report)"
@@ -336,6 +341,11 @@ class Suite(Strict):
     def _typed_graders(cls, value: Any) -> Any:
         # each entry validates against the config of its registered type (plugins included)
         return [typed_grader(item) for item in value] if isinstance(value, list) else value
+
+    @field_validator("group_by", mode="before")
+    @classmethod
+    def _one_column(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value  # `group_by: category`
 
     @field_validator("tags", mode="before")
     @classmethod

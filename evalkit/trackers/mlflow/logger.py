@@ -29,6 +29,7 @@ from evalkit.trackers.mlflow.runs import (
     find_parent,
     log_values,
 )
+from evalkit.trackers.mlflow.slice_metrics import slice_values
 from evalkit.trackers.mlflow.traces import TraceParts, trace_parts, traced
 
 if TYPE_CHECKING:
@@ -275,7 +276,8 @@ class MlflowLogger:
             child = self.client.get_run(found.run_id)
             tags = rd.cell_tags(docs, cell, self._logged_run().mlflow_run_id)
             tags.pop("mlflow.runName")  # named at creation, with its prompt version
-            log_values(self.client, child, {}, rd.cell_metrics(cell), tags)
+            sliced, slice_tags = slice_values(cell)  # group_by: bounded, sanitised names
+            log_values(self.client, child, {}, rd.cell_metrics(cell) | sliced, tags | slice_tags)
             self._table(found.run_id, list(found.rows.values()))
 
     def _table(self, run_id: str, rows: list[dict[str, Any]]) -> None:
