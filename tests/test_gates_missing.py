@@ -145,3 +145,43 @@ def test_a_small_suite_is_inconclusive_and_fails_by_default() -> None:
     assert gate.statistics["evidence"]["mde"] > 0.05
     allowed = {"regression": {**REGRESSION["regression"], "inconclusive": "pass"}}
     assert _decide([allowed], now, base).passed
+
+
+def test_reports_show_missing_counts_and_inconclusive_gates_as_failures() -> None:
+    from evalkit.report.gate_text import verdict_line
+    from evalkit.report.junit import junit_xml
+    from evalkit.report.markdown import markdown_report
+    from evalkit.results.schema import RunSummary
+    from evalkit.trackers.mlflow.rundata import verdict_tags
+
+    _, now, worse = _runs(2)
+    small = {f"e{i}": True for i in range(20)}
+    verdict = decide(
+        parse_gates(
+            [
+                {"metric": "ok", "min": 0.5},
+                {
+                    "regression": {
+                        "baseline": "s",
+                        "metric": "ok",
+                        "variant": "w",
+                        "baseline_variant": "v",
+                    }
+                },
+            ]
+        ),
+        _hidden(now, worse, "error")
+        + [rec(f"e{i}", {"ok": i >= 4}, variant="w") for i in range(20)],
+        baselines=lambda _: _baseline(small),
+    )
+    summary = RunSummary(run_id="r", suite="s", status="complete", verdict=verdict.to_doc())
+    markdown = markdown_report(summary)
+    assert "missing 30 (fail)" in markdown  # beside the rate, also when the gate passes
+    assert "INCONCLUSIVE (fails)" in markdown
+    assert "(1 inconclusive)" in verdict_line(summary)
+    xml = junit_xml(summary)
+    assert xml.count("<failure") == 1 and "could not have seen" in xml
+    assert "30 missing results (30 errors) counted as fails" in xml
+    tags = verdict_tags(summary.verdict)
+    assert tags["evalkit.verdict"] == "failed" and "evalkit.gates_inconclusive" in tags
+    assert "30 missing (missing: fail)" in tags["evalkit.gates_missing"]

@@ -5,7 +5,7 @@
 The checks and the merged documents are pure (`results/merge.py`). Here the shard folders are
 read, the merged folder written (run.json, suite.yaml, results.jsonl, pairwise.jsonl), and the
 summary built and the gates decided with the run path's code (`build_summary`,
-`with_grader_sections`, `session.decide_gates`); then trackers and reports get it, as after a
+`with_grader_sections`, `deciding.decide_gates`); then trackers and reports get it, as after a
 run. Nothing is written before every check passed.
 """
 
@@ -172,7 +172,7 @@ def _decide(
     options: RunOptions,
     run_dir: Path,
 ) -> RunSummary:
-    from evalkit.api.session import decide_gates
+    from evalkit.api.deciding import decide_gates
 
     gates = list(loaded.suite.gates)
     return decide_gates(summary, records, gates, int(loaded.suite.repeats), options, run_dir)

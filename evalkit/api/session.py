@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from evalkit.api.inputs import check_options, check_run_id, resumed_plan, with_dataset
 from evalkit.data.shards import Shard
 from evalkit.errors import SuiteError
-from evalkit.results.schema import ResultRecord, RunManifest, RunOptionsInfo, RunSummary
+from evalkit.results.schema import ResultRecord, RunOptionsInfo, RunSummary
 from evalkit.results.store import RunStore, StoredRun, new_run_id
 
 if TYPE_CHECKING:
@@ -250,6 +250,8 @@ class RunSession:
         if self.plan.shard is not None:
             return summary  # a shard's numbers cover part of the matrix: the merged run gates
         gates = list(self.plan.suite.gates)
+        from evalkit.api.deciding import decide_gates
+
         return decide_gates(
             summary, records, gates, self.plan.repeats, self.options, self.store.dir
         )
@@ -327,44 +329,6 @@ def _consent(plan: Plan, options: RunOptions) -> bool:
     modules = ", ".join(dict.fromkeys(f"{c.module} ({c.kind} {c.target})" for c in codes))
     (options.notify or _warn)(f"importing user code, allowed by {reason}: {modules}")
     return True
-
-
-def decide_gates(
-    summary: RunSummary,
-    records: list[ResultRecord],
-    gates: list[Any],
-    repeats: int,
-    options: RunOptions,
-    run_dir: Path,
-) -> RunSummary:
-    """The verdict as a run decides it (`evalkit merge` too): regression baselines are found in
-    the runs folder, else through the trackers (`--baseline` overrides every gate's)."""
-    from evalkit.gates.apply import decide_into
-    from evalkit.gates.baselines import baseline_source
-    from evalkit.suite.gates import RegressionGate
-
-    if not gates and repeats < 2:
-        return summary
-    source = None
-    if any(isinstance(g, RegressionGate) for g in gates):
-        source = baseline_source(
-            options.runs_dir,
-            override=options.baseline,
-            run_dir=run_dir,
-            tracking_uri=options.tracking_uri,
-            tracking=options.tracking,
-        )
-    return decide_into(
-        summary, gates, records, repeats=repeats, baselines=source, manifest=_manifest(run_dir)
-    )
-
-
-def _manifest(run_dir: Path) -> RunManifest | None:
-    """This run's run.json (a judge change since the baseline then says what changed)."""
-    try:
-        return RunStore(run_dir.parent, run_dir.name).manifest()
-    except Exception:  # only costs the explanation of a judge change
-        return None
 
 
 def _latest(previous: list[ResultRecord], new: Any) -> list[ResultRecord]:

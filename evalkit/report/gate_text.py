@@ -84,11 +84,19 @@ def verdict_line(summary: RunSummary) -> str:
         )
     if verdict is None:
         return "no gates defined"
-    failed = verdict.counts.failed
-    total = verdict.counts.gates
+    counts = verdict.counts
+    notes = [
+        f"{n} {label}"
+        for n, label in (
+            (counts.inconclusive, "inconclusive"),
+            (counts.not_comparable, "not comparable"),
+        )
+        if n
+    ]
+    note = f" ({', '.join(notes)})" if notes else ""
     if verdict.passed:
-        return f"PASSED: all {total} gate checks passed"
-    return f"FAILED: {failed} of {total} gate checks failed"
+        return f"PASSED: all {counts.gates} gate checks passed{note}"
+    return f"FAILED: {counts.failed} of {counts.gates} gate checks failed{note}"
 
 
 def gate_table(summary: RunSummary) -> Any:

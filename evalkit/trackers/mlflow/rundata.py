@@ -179,7 +179,21 @@ def verdict_tags(verdict: VerdictDoc | None) -> dict[str, str]:
     tags[f"{TAG_PREFIX}gates"] = f"{len(verdict.gates) - len(failed)}/{len(verdict.gates)} passed"
     if failed:
         tags[f"{TAG_PREFIX}gates_failed"] = ", ".join(failed)
+    for status in ("inconclusive", "not_comparable"):
+        named = [gate_name(g) for g in verdict.gates if g.status == status]
+        if named:
+            tags[f"{TAG_PREFIX}gates_{status}"] = ", ".join(named)
+    missing = [
+        _missing_text(g) for g in verdict.gates if (g.statistics.get("missing") or {}).get("count")
+    ]
+    if missing:  # the results a gate counted against the candidate (or left out), by gate
+        tags[f"{TAG_PREFIX}gates_missing"] = "; ".join(missing)
     return tags
+
+
+def _missing_text(gate: GateResultDoc) -> str:
+    missing = gate.statistics["missing"]
+    return f"{gate_name(gate)}: {missing['count']} missing (missing: {missing.get('policy')})"
 
 
 def gate_name(gate: GateResultDoc) -> str:
