@@ -176,7 +176,7 @@ def test_reports_show_missing_counts_and_inconclusive_gates_as_failures() -> Non
     )
     summary = RunSummary(run_id="r", suite="s", status="complete", verdict=verdict.to_doc())
     markdown = markdown_report(summary)
-    assert "missing 30 (fail)" in markdown  # beside the rate, also when the gate passes
+    assert "missing 30 (30 errors; fail)" in markdown  # beside the rate, also when the gate passes
     assert "INCONCLUSIVE (fails)" in markdown
     assert "(1 inconclusive)" in verdict_line(summary)
     xml = junit_xml(summary)

@@ -68,11 +68,22 @@ def statistics_text(gate: GateResultDoc) -> str:
         parts.append(f"n={s['n']}")
     missing = s.get("missing") or {}
     if missing.get("count"):
-        parts.append(f"missing {missing['count']} ({missing.get('policy')})")
+        parts.append(_missing_text(missing))
     mismatch = s.get("mismatch") or {}
     if mismatch:
         parts.append("mismatch: " + ", ".join(f"{v['count']} {k}" for k, v in mismatch.items()))
     return " · ".join(parts)
+
+
+def _missing_text(missing: dict[str, Any]) -> str:
+    """"missing 30 (30 errors; fail)": the candidate's missing results and the policy."""
+    kinds = ("errors", "unscored", "absent", "changed_inputs")
+    counts = [
+        f"{(missing.get(k) or {}).get('count')} {k.replace('_', ' ')}"
+        for k in kinds
+        if (missing.get(k) or {}).get("count")
+    ]
+    return f"missing {missing['count']} ({', '.join(counts)}; {missing.get('policy')})"
 
 
 def verdict_line(summary: RunSummary) -> str:
