@@ -6,7 +6,7 @@
 # Configured by environment variables (action.yml maps its inputs onto them):
 #   EVALKIT_ACTION_SUITE        suite file, relative to the current directory (required)
 #   EVALKIT_ACTION_BASELINE     --baseline NAME_OR_RUN_ID for every regression gate
-#   EVALKIT_ACTION_SHARD        --shard I/N (needs evalkit's sharding support)
+#   EVALKIT_ACTION_SHARD        --shard I/N (a CI matrix shard; `evalkit merge` joins them)
 #   EVALKIT_ACTION_RUN_ID       the run id [<suite>-gh<run id>-<attempt>[-shard-I-of-N]]
 #   EVALKIT_ACTION_RUNS_DIR     where runs are written [runs]
 #   EVALKIT_ACTION_REPORTS_DIR  where junit.xml and summary.md go [evalkit-reports/<run id>]

@@ -148,8 +148,17 @@ def test_example_shards_and_merges_with_the_action():
     assert step["with"]["shard"] == "${{ matrix.shard }}/4"
     merge = workflow["jobs"]["merge"]
     assert merge["needs"] == "evaluate-shard"
-    assert any("evalkit merge" in s.get("run", "") for s in merge["steps"])
-    assert "NEEDS EVALKIT'S SHARDING SUPPORT" in EXAMPLE.read_text()
+    script = next(s["run"] for s in merge["steps"] if "evalkit merge" in s.get("run", ""))
+    # the merge names exactly the run ids the matrix's jobs write, one per shard
+    run_id = step["with"]["run-id"]
+    assert run_id == "${{ env.RUN_ID }}-shard-${{ matrix.shard }}-of-4"
+    loop = re.search(r"for i in ([\d ]+); do shards\+=\(\"\$RUN_ID-shard-\$i-of-4\"\)", script)
+    assert loop is not None, script
+    assert [int(i) for i in loop.group(1).split()] == shard_job["strategy"]["matrix"]["shard"]
+    download = next(s for s in merge["steps"] if "download-artifact" in s.get("uses", ""))
+    assert download["with"]["pattern"] == "evalkit-${{ env.RUN_ID }}-shard-*"
+    # sharding exists: no caveat telling users to delete the shard jobs
+    assert "SHARDING SUPPORT" not in EXAMPLE.read_text().upper()
     assert "pip install evalkit" not in EXAMPLE.read_text().replace(
         "never `pip install evalkit`", ""
     )

@@ -103,11 +103,13 @@ def run_shards(server: TeamMlflow, work: Path, count: int = 4) -> list[Path]:
     return folders
 
 
-def parents(client: Any, experiment_id: str) -> dict[str, Any]:
+def own_runs(client: Any, experiment_id: str) -> list[Any]:
+    """Each evalkit run's own MLflow run, its cells left out: a parent of its own (unsharded),
+    a shard's run under its group's parent, or the group's parent that a merged run holds."""
     runs = client.search_runs([experiment_id], max_results=200)
-    return {
-        r.data.tags["evalkit.run_id"]: r for r in runs if "mlflow.parentRunId" not in r.data.tags
-    }
+    return [
+        r for r in runs if "evalkit.run_id" in r.data.tags and "evalkit.cell" not in r.data.tags
+    ]
 
 
 def test_four_parallel_shards_merge_and_gate_against_the_servers_baseline(
@@ -176,10 +178,17 @@ def test_four_parallel_shards_merge_and_gate_against_the_servers_baseline(
 def check_nothing_lost(client: Any, merge_runs: Path, main_runs: str, shards: list[Path]) -> None:
     """Every run is on the server whole: its records file, its table rows and its traces."""
     experiment = client.get_experiment_by_name("team-suite")
-    logged = parents(client, experiment.experiment_id)
+    own = own_runs(client, experiment.experiment_id)
     local = {f.name: f for f in shards} | {"nightly": merge_runs / "nightly"}
     local["base"] = Path(main_runs) / "base"
-    assert set(logged) == set(local)  # one parent per evalkit run: no duplicate from the race
+    # one MLflow run per evalkit run: no duplicate from the race
+    assert sorted(r.data.tags["evalkit.run_id"] for r in own) == sorted(local)
+    logged = {r.data.tags["evalkit.run_id"]: r for r in own}
+    group = logged["nightly"]  # the merged run holds the shards' group parent
+    assert "mlflow.parentRunId" not in group.data.tags and "evalkit.group" in group.data.tags
+    assert "mlflow.parentRunId" not in logged["base"].data.tags
+    for folder in shards:
+        assert logged[folder.name].data.tags["mlflow.parentRunId"] == group.info.run_id
     traces = client.search_traces(locations=[experiment.experiment_id], max_results=500)
     by_run: dict[str, int] = {}
     for trace in traces:
@@ -194,7 +203,9 @@ def check_nothing_lost(client: Any, merge_runs: Path, main_runs: str, shards: li
         remote = Path(client.download_artifacts(parent.info.run_id, "results.jsonl"))
         assert sorted(remote.read_text().splitlines()) == sorted(lines), run_id
         children = client.search_runs(
-            [experiment.experiment_id], f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'"
+            [experiment.experiment_id],
+            f"tags.`mlflow.parentRunId` = '{parent.info.run_id}' and tags.`evalkit.run_id` ="
+            f" '{run_id}' and tags.`evalkit.cell` != ''",  # the group's shard runs are no cells
         )
         assert len(children) == 1  # one cell: main x mock
         table = json.loads(
@@ -207,13 +218,14 @@ def check_nothing_lost(client: Any, merge_runs: Path, main_runs: str, shards: li
         assert traced == min(TRACES, len(lines)), (run_id, by_run)
 
 
-@pytest.mark.skip(
-    reason="TODO(mlflow tracker): one MLflow parent per shard group with a child per shard"
-    " needs the tracker to read run.json's `group`/`shard` (evalkit/trackers/mlflow); until"
-    " then each shard logs as its own parent run"
-)
-def test_the_shards_log_as_four_children_of_one_group_parent(server: TeamMlflow) -> None:
+def test_the_shards_log_as_four_children_of_one_group_parent(
+    server: TeamMlflow, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reads what the first test logged (run it first). The server needs a login to read."""
     from mlflow import MlflowClient
+
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", CI_USER[0])
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", CI_USER[1])
 
     client = MlflowClient(server.uri)
     experiment = client.get_experiment_by_name("team-suite")
@@ -251,8 +263,54 @@ def test_a_wrong_password_is_one_clear_line_and_the_run_is_kept(
     warnings = [line for line in done.stderr.splitlines() if line.strip()]
     assert len(warnings) == 1, done.stderr
     line = warnings[0]
-    assert line.startswith("warning: MLflow logging failed") and "401" in line, line
-    assert "not authenticated" in line and "evalkit log denied" in line, line
+    assert line.startswith("warning: MLflow logging failed: MLflow at http://127.0.0.1:"), line
+    assert "refused the credentials (HTTP 401): check MLFLOW_TRACKING_USERNAME" in line, line
+    assert "Response body" not in line and "evalkit log denied" in line, line
     assert "Traceback" not in done.stdout + done.stderr
-    # the regression gate's baseline lookup is refused too: the gate fails (no baseline seen)
+    # the regression gate's baseline lookup is refused too: the gate fails (no baseline seen),
+    # and says why in the same words
     assert done.returncode == 1, done.stdout
+    assert "refused the credentials (HTTP 401)" in done.stdout, done.stdout
+
+
+def test_racing_shard_jobs_agree_on_one_group_parent(
+    server: TeamMlflow, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Six processes at the same instant find-or-create one group's parent on an empty
+    experiment: one parent stays, every shard run is its child, the twins are deleted."""
+    import time
+
+    from mlflow import MlflowClient
+
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", CI_USER[0])
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", CI_USER[1])
+    client = MlflowClient(server.uri)
+    experiment_id = client.create_experiment("team-race")
+    env = env_for(server, PYTHONPATH=str(Path(__file__).parents[1]))
+    script, count = str(Path(__file__).with_name("group_race.py")), 6
+    start_at = str(time.time() + 20)  # after every process has imported MLflow
+    args = [sys.executable, script, server.uri, experiment_id, "g-race"]
+    jobs = [
+        subprocess.Popen(
+            [*args, str(i), str(count), start_at],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(1, count + 1)
+    ]
+    outs = []
+    for job in jobs:
+        out, err = job.communicate(timeout=600)
+        assert job.returncode == 0, err
+        outs.append(json.loads(out.strip().splitlines()[-1]))
+    runs = client.search_runs([experiment_id], "tags.`evalkit.group` = 'g-race'")
+    group = [r for r in runs if "evalkit.shard" not in r.data.tags]
+    assert len(group) == 1, [r.info.run_id for r in group]
+    shards = [r for r in runs if "evalkit.shard" in r.data.tags]
+    assert len(shards) == count
+    assert {r.data.tags["mlflow.parentRunId"] for r in shards} == {group[0].info.run_id}
+    assert group[0].data.tags["mlflow.runName"] == f"team-race · {count} shards"
+    chosen = {o["parent"] for o in outs}
+    print(f"parents chosen at find-or-create: {len(chosen)} (after reconcile: 1)")

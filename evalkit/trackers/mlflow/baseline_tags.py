@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from evalkit.results.redaction import Redactor
 from evalkit.results.store import MANIFEST
-from evalkit.trackers.base import one_line
 from evalkit.trackers.mlflow.artifacts import RECORD_FILES, write_record_files
+from evalkit.trackers.mlflow.auth import explain
 from evalkit.trackers.mlflow.config import TrackingTarget
 from evalkit.trackers.mlflow.session import store_missing, tracking_client
 
@@ -55,7 +55,8 @@ def _one_line_errors(method: Callable[P, R]) -> Callable[P, R]:
         try:
             return method(*args, **kwargs)
         except Exception as exc:  # MLflow raises many kinds; callers need one clear line
-            raise TrackerError(one_line(exc)) from exc
+            target: TrackingTarget = args[0].target  # type: ignore[attr-defined]
+            raise TrackerError(explain(exc, target.display_uri)) from exc
 
     return wrapper
 

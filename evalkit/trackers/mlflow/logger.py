@@ -5,10 +5,12 @@
     logger.add(records)                            # traces and table rows, in batches
     logged = logger.finish(summary)                # metrics, tags, tables, files, end
 
-A parent run per evalkit run, a child per variant x model. Logging is idempotent by evalkit run
-id (tag `evalkit.run_id`): a run logged again updates the same MLflow runs (its earlier traces
-are replaced), and `unchanged()` tells when there is nothing to do. Call inside an
-`mlflow_session` (session.py); mlflow is imported only here and below.
+A parent run per evalkit run, a child per variant x model; the shards of one sharded
+evaluation are children of one group parent, which the merged run's figures go to (groups.py).
+Logging is idempotent by evalkit run id (tag `evalkit.run_id`): a run logged again updates the
+same MLflow runs (its earlier traces are replaced), and `unchanged()` tells when there is
+nothing to do. Call inside an `mlflow_session` (session.py); mlflow is imported only here and
+below.
 """
 
 from __future__ import annotations
@@ -86,6 +88,7 @@ class MlflowLogger:
         self.logged: LoggedRun | None = None
         self.cells: dict[tuple[str, str], _Cell] = {}
         self.fresh = True
+        self.on_group = False  # the parent is a shard group's (a merged run logged there)
         self.pending: list[TraceParts] = []
         self.examples: dict[str, ResultRecord] = {}  # variant -> one record, for its rendering
         self.dataset: dict[str, dict[str, Any]] = {}
@@ -124,14 +127,15 @@ class MlflowLogger:
         self.run_dir = run_dir
         existing = find_parent(self.client, self.experiment_id, manifest.run_id)
         self.fresh = existing is None
-        parent = existing or self._create(manifest, manifest.run_id, {})
+        parent = existing or self._create_parent(manifest)
+        self.on_group = rd.GROUP_TAG in parent.data.tags and rd.SHARD_TAG not in parent.data.tags
         self.logged = self._logged(manifest.run_id, parent.info.run_id)
         if not self.fresh:  # logged before: its traces are replaced, not duplicated
             from evalkit.trackers.mlflow.trace_sinks import delete_traces, run_trace_ids
 
             old = run_trace_ids(self.client, self.experiment_id, manifest.run_id)
             delete_traces(self.client, self.experiment_id, old)
-        tags = {**rd.parent_tags(docs), f"{rd.TAG_PREFIX}status": "running"}
+        tags = {**self._parent_tags(docs), f"{rd.TAG_PREFIX}status": "running"}
         log_values(self.client, parent, rd.parent_params(docs), {}, tags)
         versions = self._prompts() if self.target.register_prompts else {}
         self._children(parent, versions)
@@ -174,7 +178,7 @@ class MlflowLogger:
         docs.summary = summary
         logged = self._logged_run()
         parent = self.client.get_run(logged.mlflow_run_id)
-        log_values(self.client, parent, {}, rd.parent_metrics(docs), rd.parent_tags(docs))
+        log_values(self.client, parent, {}, rd.parent_metrics(docs), self._parent_tags(docs))
         self._finish_cells(summary)
         log_parent_artifacts(self.client, parent.info.run_id, docs, self.run_dir, self.examples)
         self._table(parent.info.run_id, [r for c in self.cells.values() for r in c.rows.values()])
@@ -186,6 +190,10 @@ class MlflowLogger:
                 run_id, status=STATUS.get(summary.status, "FAILED"), end_time=end
             )
         self.client.set_tag(parent.info.run_id, FINGERPRINT, docs.fingerprint())
+        if docs.manifest.shard is not None and docs.manifest.group:
+            from evalkit.trackers.mlflow.groups import end_group
+
+            end_group(self.client, self.experiment_id, docs.manifest.group, end)
         logged.seconds = time.perf_counter() - self.started
         return logged
 
@@ -285,6 +293,25 @@ class MlflowLogger:
 
         if rows:
             log_table(self.client, run_id, rows, self.fresh)
+
+    def _create_parent(self, manifest: RunManifest) -> Run:
+        """A parent run of its own; for a shard, a child of its group's parent; a merged run
+        takes the group's parent itself (groups.py)."""
+        from evalkit.trackers.mlflow.groups import group_parent
+
+        group = group_parent(self.client, self.experiment_id, manifest)
+        if group is None:
+            return self._create(manifest, manifest.run_id, {})
+        if manifest.shard is not None:
+            parent = {"mlflow.parentRunId": group.info.run_id}
+            return self._create(manifest, manifest.run_id, parent)
+        return group
+
+    def _parent_tags(self, docs: rd.RunDocs) -> dict[str, str]:
+        tags = rd.parent_tags(docs)
+        if self.on_group:  # a merged run on its group's parent: that keeps its name
+            tags.pop("mlflow.runName", None)
+        return tags
 
     def _create(self, manifest: RunManifest, name: str, tags: dict[str, str]) -> Run:
         # the MLflow run starts when the evalkit run started, so the UI's dates are the run's

@@ -33,16 +33,17 @@ MAX_ENTRIES = 200  # per target: the newest win
 
 def inputs_fingerprint(manifest: RunManifest) -> str:
     models = [[m.id, m.provider, m.model, m.params] for m in manifest.models]
-    return stable_hash(
-        [
-            manifest.suite.hash,
-            manifest.dataset.digest,
-            {name: v.hash for name, v in manifest.variants.items()},
-            models,
-            manifest.repeats,
-            manifest.total,
-        ]
-    )
+    parts: list[object] = [
+        manifest.suite.hash,
+        manifest.dataset.digest,
+        {name: v.hash for name, v in manifest.variants.items()},
+        models,
+        manifest.repeats,
+        manifest.total,
+    ]
+    if manifest.shard is not None:  # shards of equal size are no re-runs of each other
+        parts.append([manifest.shard.label, manifest.group])
+    return stable_hash(parts)
 
 
 def results_fingerprint(summary: RunSummary) -> str:

@@ -29,6 +29,8 @@ from evalkit.results.schema import (
 from evalkit.trackers.mlflow.grader_metrics import grader_metrics
 
 TAG_PREFIX = "evalkit."
+GROUP_TAG = f"{TAG_PREFIX}group"  # the shards of one sharded evaluation (groups.py)
+SHARD_TAG = f"{TAG_PREFIX}shard"  # a shard run's "I/N"
 _BAD_KEY_CHARS = re.compile(r"[^\w\-. /:]")
 MAX_VALUE = 6000  # MLflow's limit for a param value
 DIGITS = 4  # significant digits of a logged value: 0.7500, not 0.7499999999999999
@@ -166,6 +168,10 @@ def parent_tags(run: RunDocs) -> dict[str, str]:
         tags["mlflow.source.git.commit"] = m.git_commit
     for name, value in m.suite.tags.items():
         tags[key(str(name))] = str(value)
+    if m.shard is not None and m.group:  # a child of the group's parent (groups.py)
+        tags["mlflow.runName"] = f"shard {m.shard.label} · {run.run_id}"
+        tags[GROUP_TAG] = m.group
+        tags[SHARD_TAG] = m.shard.label
     tags.update(verdict_tags(run.summary.verdict))
     return {k: run.redactor.text(v)[:8000] for k, v in tags.items()}
 

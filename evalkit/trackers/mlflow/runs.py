@@ -41,20 +41,25 @@ def ensure_experiment(client: MlflowClient, target: TrackingTarget) -> str:
 
 
 def find_parent(client: MlflowClient, experiment_id: str, run_id: str) -> Run | None:
+    """The MLflow run of an evalkit run, not one of its cells: a parent run of its own, a
+    shard's run under its group's parent, or that group parent once a merged run holds it."""
     runs = client.search_runs(
         [experiment_id],
         filter_string=f"tags.`{rd.TAG_PREFIX}run_id` = '{_quote(run_id)}' "
-        "and tags.`mlflow.parentRunId` IS NULL",
+        f"and tags.`{rd.TAG_PREFIX}cell` IS NULL",
         max_results=1,
     )
     return runs[0] if runs else None
 
 
 def find_children(client: MlflowClient, experiment_id: str, parent_id: str) -> dict[str, Run]:
+    """The cell runs under a parent, by "variant|model" (a group's parent also has the shard
+    runs as children: they are no cells)."""
+    cell = f"{rd.TAG_PREFIX}cell"
     runs = client.search_runs(
         [experiment_id], filter_string=f"tags.`mlflow.parentRunId` = '{parent_id}'"
     )
-    return {r.data.tags.get(f"{rd.TAG_PREFIX}cell", ""): r for r in runs}
+    return {r.data.tags[cell]: r for r in runs if cell in r.data.tags}
 
 
 def _quote(text: str) -> str:

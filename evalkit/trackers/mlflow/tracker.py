@@ -92,11 +92,12 @@ class MlflowTracker:
     def log_run(self, run: StoredRun, *, force: bool = False) -> TrackedRun:
         if self.manifest is not None and self.manifest.run_id == run.run_id and not force:
             return self._live_result(run)
+        from evalkit.trackers.mlflow.auth import plain_refusals
         from evalkit.trackers.mlflow.logger import log_stored_run
 
-        return tracked(
-            log_stored_run(run, self.target(run.run_dir, run.manifest.suite.name), force)
-        )
+        target = self.target(run.run_dir, run.manifest.suite.name)
+        with plain_refusals(target.display_uri):
+            return tracked(log_stored_run(run, target, force))
 
     def _live_result(self, run: StoredRun) -> TrackedRun:
         if self.live is None:  # on_finish found the same results logged already
@@ -123,10 +124,12 @@ class MlflowTracker:
         return result
 
     def log_verdict(self, run: StoredRun, previous: RunSummary | None) -> TrackedRun | None:
+        from evalkit.trackers.mlflow.auth import plain_refusals
         from evalkit.trackers.mlflow.relog import relog_verdict
 
         target = self.target(run.run_dir, run.manifest.suite.name)
-        logged = relog_verdict(run, target, previous)
+        with plain_refusals(target.display_uri):
+            logged = relog_verdict(run, target, previous)
         if logged is None:
             return None
         result = tracked(logged)

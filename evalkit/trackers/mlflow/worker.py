@@ -84,9 +84,11 @@ def main() -> None:
     try:
         outcome = _run(first, commands)
     except Exception as exc:  # reported to the main process, which warns
-        from evalkit.trackers.base import one_line
+        from evalkit.trackers.mlflow.auth import explain
+        from evalkit.trackers.mlflow.config import TrackingTarget
 
-        outcome = {"event": "error", "message": one_line(exc)}
+        uri = TrackingTarget(**first["target"]).display_uri
+        outcome = {"event": "error", "message": explain(exc, uri)}
     if outcome is not None:
         outcome["peak_mb"] = _peak_mb()
         try:
