@@ -185,3 +185,29 @@ def test_reports_show_missing_counts_and_inconclusive_gates_as_failures() -> Non
     tags = verdict_tags(summary.verdict)
     assert tags["evalkit.verdict"] == "failed" and "evalkit.gates_inconclusive" in tags
     assert "30 missing (missing: fail)" in tags["evalkit.gates_missing"]
+
+
+def test_a_regression_gate_per_slice_finds_the_slice_that_dropped() -> None:
+    """300 examples in three categories; billing (100) loses 25 passes: the whole cell drops
+    8.3 points, inside max_drop 0.1, billing 25. Per slice, billing fails and says so."""
+    category = {f"e{i:03d}": ("billing", "shipping", "returns")[i % 3] for i in range(N)}
+    base = dict.fromkeys(category, True)
+    billing = [i for i, c in category.items() if c == "billing"][:25]
+    now = {i: i not in billing for i in category}
+
+    def rows(values: dict[str, bool], run_id: str = "current") -> list:
+        return [
+            rec(i, {"ok": v}, inputs={"id": i, "category": category[i]}, run_id=run_id)
+            for i, v in values.items()
+        ]
+
+    gate = {"regression": {"baseline": "main", "metric": "ok", "max_drop": 0.1}, "per": "category"}
+    baseline = BaselineRun("base", rows(base, "base"))
+    verdict = decide(parse_gates([gate]), rows(now), baselines=lambda _: baseline)
+    by_slice = {g.slice_value: g for g in verdict.gates}
+    assert set(by_slice) == {"billing", "shipping", "returns"}
+    assert by_slice["billing"].status == "fail" and "category=billing" in by_slice["billing"].name
+    assert by_slice["shipping"].passed and by_slice["returns"].passed
+    assert "holm over 3" in by_slice["billing"].statistics["correction"]
+    whole = {"regression": {"baseline": "main", "metric": "ok", "max_drop": 0.1}}
+    assert decide(parse_gates([whole]), rows(now), baselines=lambda _: baseline).passed

@@ -180,3 +180,20 @@ def test_mistakes_fail_when_the_suite_is_bound(spec: Any, message: str | None) -
     with pytest.raises(SuiteError) as err:
         bind(spec)
     assert message in err.value.message + " " + (err.value.hint or "")
+
+
+def test_a_catastrophic_pattern_is_unscored_in_bounded_time_not_a_hang() -> None:
+    """`(a|aa)+$` backtracks exponentially on "aaa...b": Python's re would hang the run."""
+    import time
+
+    started = time.monotonic()
+    found = score({"regex": "(a|aa)+$"}, "a" * 40 + "b")
+    assert time.monotonic() - started < 5
+    assert found.value is None and "catastrophic backtracking" in (found.reason or "")
+    transformed = score(
+        {"type": "equals", "value": "x", "transform": [{"regex": "(a|aa)+$"}]}, "a" * 40 + "b"
+    )
+    assert transformed.value is None and "took over" in (transformed.reason or "")
+    ascii_only = {"type": "regex", "pattern": r"\d+", "ascii": True}
+    assert score(ascii_only, "٣٤").passed is False  # re's ASCII flag, mapped to regex's
+    assert score({"regex": r"\d+"}, "٣٤").passed is True

@@ -119,7 +119,7 @@ def _report(imported: Imported, folder: Path) -> None:
         click.echo(
             f"  custom-metric stubs made from code assertions: {len(imported.stubs)}, in"
             f" {folder / imported.stub_module}: review them; they are user code, run only with"
-            f" --allow-code and their folder importable: PYTHONPATH={folder}"
+            f" --allow-code (found beside the suite, no PYTHONPATH needed)"
         )
     problem = _validate(folder / f"{imported.name}.yaml", folder, check_written)
     click.echo(f"  validate: {problem}" if problem else "  validate: OK")

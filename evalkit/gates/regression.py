@@ -21,13 +21,15 @@ baseline are **not comparable** (evalkit.gates.judges; fails unless `on_judge_ch
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from evalkit.errors import GateError
+from evalkit.gates.dropped import MAX_LISTED, dropped_examples
 from evalkit.gates.judges import JudgeDrift, judge_drift
 from evalkit.gates.missing import MissingCounts, counts_of, example_values, worst_value
+from evalkit.gates.slices import slice_pairs
 from evalkit.gates.values import (
     Cell,
     Record,
@@ -39,8 +41,6 @@ from evalkit.gates.values import (
 from evalkit.gates.verdict import GateResult, cell_label
 from evalkit.results.schema import RunManifest, RunSummary
 from evalkit.suite.gates import RegressionGate
-
-MAX_LISTED = 25  # examples listed per result; reports stay readable on big datasets
 
 
 @dataclass(frozen=True)
@@ -71,6 +71,7 @@ class _Tested:
     missing: MissingCounts
     examples: list[dict[str, Any]] = field(default_factory=list)
     drift: JudgeDrift | None = None  # the judge changed and the suite compares anyway
+    named: Callable[[GateResult], GateResult] | None = None  # says its slice (`per:`)
 
 
 def decide_regressions(
@@ -89,7 +90,10 @@ def decide_regressions(
     adjusted = holm_adjust([t.result.p_value for t in tested]) if tested else []
     final = dict(zip(map(id, tested), adjusted, strict=True))
     return [
-        [_finish(t, final[id(t)], len(tested)) if isinstance(t, _Tested) else t for t in slot]
+        [
+            _named(_finish(t, final[id(t)], len(tested)), t) if isinstance(t, _Tested) else t
+            for t in slot
+        ]
         for slot in slots
     ]
 
@@ -116,7 +120,18 @@ def _test_gate(
     if not cells:
         where = cell_label(gate.variant, gate.model)
         return [_failed(gate, None, f"no results for {where} in this run")]
-    return [_test_cell(gate, cell, recs, baseline, manifest) for cell, recs in cells.items()]
+    out: list[GateResult | _Tested] = []
+    for cell, recs in cells.items():
+        base_cell = (gate.baseline_variant or cell[0], gate.baseline_model or cell[1])
+        base_records = cells_of(baseline.records, *base_cell).get(base_cell, [])
+        if not base_records:
+            why = f"baseline run {baseline.run_id} has no results for {cell_label(*base_cell)}"
+            out.append(_failed(gate, cell, why))
+            continue
+        for part in slice_pairs(gate.per, recs, base_records):  # one part without `per:`
+            found = _test_cell(gate, cell, part.current, part.baseline, baseline, manifest)
+            out.append(part.name(found))
+    return out
 
 
 @dataclass
@@ -133,16 +148,15 @@ def _test_cell(
     gate: RegressionGate,
     cell: Cell,
     records: list[Record],
+    base_records: list[Record],
     baseline: BaselineRun,
     manifest: RunManifest | None,
 ) -> GateResult | _Tested:
     from evalkit.stats.paired import regression_test
 
-    base_cell = (gate.baseline_variant or cell[0], gate.baseline_model or cell[1])
-    base_records = cells_of(baseline.records, *base_cell).get(base_cell, [])
-    if not base_records:
-        where = cell_label(*base_cell)
-        return _failed(gate, cell, f"baseline run {baseline.run_id} has no results for {where}")
+    if not base_records:  # a slice the baseline does not have: nothing to compare it with
+        why = f"no example of this slice in baseline run {baseline.run_id}: nothing to compare"
+        return _base_result(gate, cell, status="skip", message=why)
     drift = judge_drift(gate.metric, records, base_records, manifest, baseline.manifest)
     if drift is not None and gate.on_judge_change == "fail":
         return _not_comparable(gate, cell, baseline, drift)
@@ -168,7 +182,7 @@ def _test_cell(
         if pairs.missing.changed:
             why += " (was the dataset edited? then set a new baseline)"
         return _failed(gate, cell, why)
-    examples = _dropped_examples(pairs.current, pairs.previous, records, base_records)
+    examples = dropped_examples(pairs.current, pairs.previous, records, base_records)
     return _Tested(gate, cell, baseline, result, pairs.missing, examples, drift)
 
 
@@ -216,42 +230,6 @@ def _changed_inputs(records: list[Record], base_records: list[Record]) -> list[s
     return sorted(i for i in now.keys() & before.keys() if now[i] != before[i])
 
 
-def _dropped_examples(
-    current: dict[str, float | None],
-    previous: dict[str, float | None],
-    records: list[Record],
-    base_records: list[Record],
-) -> list[dict[str, Any]]:
-    """Examples scored lower than in the baseline, the biggest drops first."""
-    drops: list[tuple[float, str, str]] = []
-    for example_id, now in current.items():
-        before = previous.get(example_id)
-        if now is not None and before is not None and now < before:
-            drops.append((before - now, str(example_id), example_id))
-    drops.sort(key=lambda d: (-d[0], d[1]))
-    out_now, out_before = _outputs(records), _outputs(base_records)
-    return [
-        {
-            "example_id": i,
-            "baseline": previous[i],
-            "current": current[i],
-            "output": out_now.get(i),
-            "baseline_output": out_before.get(i),
-        }
-        for _, _, i in drops[:MAX_LISTED]
-    ]
-
-
-def _outputs(records: list[Record]) -> dict[Hashable, str | None]:
-    """The first repeat's output per example, cut short for reports."""
-    outputs: dict[Hashable, str | None] = {}
-    for record in sorted(records, key=lambda r: r.repeat):
-        if record.example_id not in outputs:
-            text = record.output
-            outputs[record.example_id] = text[:300] if isinstance(text, str) else None
-    return outputs
-
-
 # --- results ---------------------------------------------------------------------------------
 
 
@@ -287,6 +265,10 @@ def _missing_baseline(gate: RegressionGate) -> GateResult:
         + f"; mark a run with: evalkit baseline set RUN_ID --name {gate.baseline}"
     )
     return _base_result(gate, None, status=status, message=why)
+
+
+def _named(result: GateResult, tested: _Tested) -> GateResult:
+    return tested.named(result) if tested.named is not None else result
 
 
 def _not_comparable(

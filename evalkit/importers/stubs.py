@@ -18,8 +18,8 @@ import textwrap
 HEADER = '''"""Custom metrics made by `evalkit import` from code assertions: review each function.
 
 Each is used in the suite as `type: {module}:NAME`.
-They are user code: evalkit runs them only with --allow-code, with this folder importable
-(PYTHONPATH=<this folder> evalkit run ...).
+They are user code: evalkit runs them only with --allow-code; a module beside the suite is
+found without PYTHONPATH (evalkit run <this folder>/suite.yaml --allow-code).
 """
 
 from __future__ import annotations

@@ -28,6 +28,7 @@ from typing import Any
 
 from evalkit.errors import EvalkitError, SuiteError, did_you_mean
 from evalkit.metrics.base import MetricDef, ScoreContext, get_metric, to_score
+from evalkit.metrics.patterns import PatternTimeout
 from evalkit.metrics.transform import Transform, TransformFailed, compile_transform
 from evalkit.records import Score
 from evalkit.suite.schema import MetricConfig
@@ -133,6 +134,8 @@ class BoundMetric:
                 ctx = dataclasses.replace(ctx, output=self.transform(ctx.output))
             except TransformFailed as exc:
                 return Score(value=0.0, passed=False, reason=f"transform: {exc}")
+            except PatternTimeout as exc:  # the output was not transformed: nothing to score
+                return Score(value=None, reason=f"transform: {exc}")
         try:
             result = self.definition.fn(ctx, **kwargs)
         except Exception as exc:

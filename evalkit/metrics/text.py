@@ -18,8 +18,8 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from evalkit.errors import SuiteError
 from evalkit.metrics.base import ScoreContext, register_metric
+from evalkit.metrics.patterns import compile_pattern
 from evalkit.records import Score
-from evalkit.suite.limits import short
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -284,24 +284,6 @@ def not_contains(
     if found:
         return Score(value=0.0, passed=False, reason="found: " + ", ".join(map(repr, found)))
     return Score(value=1.0, passed=True)
-
-
-@functools.lru_cache(maxsize=1024)
-def compile_pattern(pattern: str, flags: int = 0) -> re.Pattern[str]:
-    """Compile once per (pattern, flags); a bad pattern is a SuiteError (binding may pre-check)."""
-    try:
-        return re.compile(pattern, flags)
-    except re.error as exc:
-        raise SuiteError(
-            f"invalid regular expression {short(repr(pattern))}: {short(exc, 160)}",
-            hint="in YAML, single-quote patterns so backslashes stay as written: '\\d+'",
-        ) from None
-    except (OverflowError, RecursionError, ValueError) as exc:  # a{9999999999}, ((((...))))
-        raise SuiteError(
-            f"the regular expression {short(repr(pattern))} is too large to compile"
-            f" ({type(exc).__name__}: {short(exc, 80)})",
-            hint="use smaller repetition counts and fewer nested groups",
-        ) from None
 
 
 @register_metric("regex", primary="pattern")

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from evalkit.errors import SuiteError, did_you_mean
 from evalkit.records import Example
 from evalkit.results.slices import group_columns, slice_value
-from evalkit.suite.gates import CostGate, RegressionGate
+from evalkit.suite.gates import CostGate
 from evalkit.suite.loader import LoadedSuite
 
 MAX_GATE_SLICES = 50
@@ -63,14 +63,12 @@ def _check_column(
 
 
 def _check_gate_kind(gate: object, loaded: LoadedSuite, where: tuple[str | int, ...]) -> None:
-    if isinstance(gate, RegressionGate | CostGate):
-        kind = "regression" if isinstance(gate, RegressionGate) else "cost"
+    if isinstance(gate, CostGate):  # a budget is for the whole run, not for a slice of it
         raise SuiteError(
-            f"gates[{where[1]}]: per: is not supported on {kind} gates yet",
+            f"gates[{where[1]}]: per: is not supported on cost gates",
             file=loaded.file,
             line=loaded.line_of(where),
-            hint="remove per:, or gate the slices with a threshold gate: "
-            "{metric: NAME, min: 0.8, per: COLUMN}",
+            hint="remove per:, or bound the cost of one variant or model with variant:/model:",
         )
 
 

@@ -76,7 +76,7 @@ def statistics_text(gate: GateResultDoc) -> str:
 
 
 def _missing_text(missing: dict[str, Any]) -> str:
-    """"missing 30 (30 errors; fail)": the candidate's missing results and the policy."""
+    """ "missing 30 (30 errors; fail)": the candidate's missing results and the policy."""
     kinds = ("errors", "unscored", "absent", "changed_inputs")
     counts = [
         f"{(missing.get(k) or {}).get('count')} {k.replace('_', ' ')}"
