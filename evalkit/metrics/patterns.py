@@ -82,6 +82,6 @@ def _regex_flags(flags: int) -> int:
 
     import regex
 
-    pairs = ((re.IGNORECASE, regex.IGNORECASE), (re.MULTILINE, regex.MULTILINE))
-    pairs += ((re.DOTALL, regex.DOTALL), (re.ASCII, regex.ASCII), (re.VERBOSE, regex.VERBOSE))
+    pairs = [(re.IGNORECASE, regex.IGNORECASE), (re.MULTILINE, regex.MULTILINE)]
+    pairs += [(re.DOTALL, regex.DOTALL), (re.ASCII, regex.ASCII), (re.VERBOSE, regex.VERBOSE)]
     return sum(int(theirs) for ours, theirs in pairs if flags & ours)
