@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import json
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -383,3 +384,64 @@ def test_base_urls_must_be_a_list_of_urls() -> None:
         config = ModelConfig(id="g", provider="openai", model="m", options={"base_urls": bad})
         with pytest.raises(SuiteError, match=match):
             create_provider(config, Path("."))
+
+
+def test_a_fully_cached_rerun_never_imports_the_sdk(server: FaultServer, tmp_path: Path) -> None:
+    """The client is built by the first call: a re-run served from the cache skips the SDK's
+    import (about 0.6 s of a short command); a missing key still fails before the run."""
+    import subprocess
+    import sys
+
+    (tmp_path / "data.jsonl").write_text('{"id": "a", "q": "hi"}\n{"id": "b", "q": "yo"}\n')
+    model = {
+        "id": "g",
+        "provider": "openai",
+        "model": "m",
+        "options": {"base_url": server.base_url},
+    }
+    suite = {
+        "name": "lazy",
+        "dataset": "data.jsonl",
+        "prompts": {"p": "{{ q }}"},
+        "models": [model],
+        "metrics": [{"contains": "hi"}],
+        "tracking": {"enabled": False},
+    }
+    (tmp_path / "s.yaml").write_text(json.dumps(suite))  # JSON is YAML
+    script = (
+        "import sys; from evalkit.api import run; r = run(sys.argv[1], runs_dir=sys.argv[2]);"
+        " print(r.summary.counts.cached, 'openai' in sys.modules)"
+    )
+    env = {**os.environ, "EVALKIT_CACHE_DIR": str(tmp_path / "cache")}
+
+    def once() -> str:
+        args = [sys.executable, "-c", script, str(tmp_path / "s.yaml"), str(tmp_path / "runs")]
+        done = subprocess.run(args, capture_output=True, text=True, env=env, check=True)
+        return done.stdout.split()[-2] + " " + done.stdout.split()[-1]
+
+    assert once() == "0 True"  # the first run calls the server
+    assert once() == "2 False"  # the re-run: every item cached, the SDK never imported
+
+
+@pytest.mark.parametrize("transport", ["aiohttp", "httpx", None])
+async def test_both_transports_answer_and_fail_alike(server: FaultServer, transport: Any) -> None:
+    options: dict[str, Any] = {"base_url": server.base_url}
+    if transport:
+        options["transport"] = transport
+    provider = make(server, options=options)
+    gen = await call(provider, "what is two plus two")
+    assert gen.output == "ANSWER: what is two plus two"
+    kind = type(provider.pool.endpoints[0].client._client).__name__
+    assert ("AioHttp" in kind) == (transport != "httpx"), kind  # aiohttp: the default
+    error = await failure(make(server, options=options), f"who is {transport} [fail:401]")
+    assert (error.retryable, error.status) == (False, 401)
+    with FaultServer() as stopped:
+        pass
+    refused = await failure(make(stopped, options={**options, "base_url": stopped.base_url}), "x")
+    assert refused.retryable and "connection error" in refused.message
+
+
+def test_an_unknown_transport_is_a_suite_error() -> None:
+    config = ModelConfig(id="g", provider="openai", model="m", options={"transport": "curl"})
+    with pytest.raises(SuiteError, match=r"options\.transport must be one of aiohttp, httpx"):
+        create_provider(config, Path("."))

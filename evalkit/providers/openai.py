@@ -22,6 +22,11 @@ Options (`options:` in the suite):
   azure_endpoint, api_version, deployment   any of them selects Azure OpenAI
   headers        extra non-secret HTTP headers, e.g. {"X-Team": "search"}
   max_connections  HTTP connection pool size (default: the SDK's, at least 100 kept alive)
+  transport      aiohttp (default when the SDK's aiohttp extra is installed, as evalkit's
+                 dependencies do: the faster one, benchmarks/README.md) or httpx (the SDK's)
+
+The SDK is imported, and its clients built, by the first call: a re-run served from the cache
+never pays for it.
 
 Params (`params:`): the SDK's chat.completions arguments pass through (temperature, top_p,
 max_tokens, max_completion_tokens, seed, stop, response_format incl. json_schema, logprobs,
@@ -35,14 +40,14 @@ arguments (a JSON string): forcing a tool is a common way to get structured outp
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
-
-import openai
 
 from evalkit.errors import MissingKeyError, ProviderError
 from evalkit.providers.balance import Endpoint, LeastInFlight
@@ -60,6 +65,8 @@ from evalkit.records import Generation, GenerationRequest, Usage
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    import openai
+
     from evalkit.suite.schema import ModelConfig
 
 PLACEHOLDER_KEY = "not-needed"
@@ -71,16 +78,23 @@ _RESERVED = frozenset(
 _UNSUPPORTED = UNSUPPORTED
 
 
-def _sdk_params() -> frozenset[str]:
+@functools.cache
+def sdk_params() -> frozenset[str]:
     """The chat.completions.create arguments of the installed SDK (they grow with releases)."""
     from openai.resources.chat.completions import AsyncCompletions
 
     return frozenset(inspect.signature(AsyncCompletions.create).parameters) - _RESERVED
 
 
-SDK_PARAMS = _sdk_params()
+def __getattr__(name: str) -> Any:
+    # SDK_PARAMS reads the SDK, which this module imports only when a call is made (a fully
+    # cached re-run never imports it: about 0.6 s of a short command)
+    if name == "SDK_PARAMS":
+        return sdk_params()
+    raise AttributeError(name)
 
 
+@functools.cache
 def _http_response_class() -> type[Any]:
     """The HTTP library's Response class, which tells the SDK to hand the reply back unparsed.
 
@@ -93,24 +107,29 @@ def _http_response_class() -> type[Any]:
     return response
 
 
-HTTP_RESPONSE = _http_response_class()
-
-
 class OpenAIProvider:
-    """Calls chat.completions on one reused AsyncOpenAI (or AsyncAzureOpenAI) client."""
+    """Calls chat.completions on one reused AsyncOpenAI (or AsyncAzureOpenAI) client.
+
+    `client` may be a function that builds the endpoint pool: it is called on the first call,
+    so a run whose every item comes from the cache never imports the SDK."""
 
     capabilities: ClassVar[frozenset[str]] = CAPABILITIES
 
     def __init__(
         self,
-        client: openai.AsyncOpenAI | LeastInFlight,
+        client: openai.AsyncOpenAI | LeastInFlight | Callable[[], LeastInFlight],
         model: str,
         secrets: list[str],
         timeout: float,
     ) -> None:
-        if not isinstance(client, LeastInFlight):
-            client = LeastInFlight([Endpoint(str(client.base_url), client)])
-        self.pool = client
+        self._pool: LeastInFlight | None = None
+        self._build: Callable[[], LeastInFlight] | None = None
+        if isinstance(client, LeastInFlight):
+            self._pool = client
+        elif callable(client) and not hasattr(client, "post"):
+            self._build = client
+        else:  # one SDK client
+            self._pool = LeastInFlight([Endpoint(str(getattr(client, "base_url", "")), client)])
         self._model = model
         self._secrets = [s for s in secrets if s and s != PLACEHOLDER_KEY]
         self._timeout = timeout
@@ -118,14 +137,23 @@ class OpenAIProvider:
         self._params: Mapping[str, Any] | None = None
         self._params_body: dict[str, Any] = {}
 
+    @property
+    def pool(self) -> LeastInFlight:
+        if self._pool is None:
+            assert self._build is not None
+            self._pool = self._build()
+        return self._pool
+
     async def generate(self, request: GenerationRequest) -> Generation:
+        import openai  # imported once, by the first call (sys.modules after that)
+
         body = {"model": request.model or self._model, "messages": request.messages}
         body.update(self._body_params(request.params))
         endpoint = self.pool.acquire()
         start = time.perf_counter()
         try:
             response = await endpoint.client.post(
-                "/chat/completions", body=body, cast_to=HTTP_RESPONSE
+                "/chat/completions", body=body, cast_to=_http_response_class()
             )
             data = response.json()
         except openai.APIError as exc:
@@ -162,7 +190,9 @@ class OpenAIProvider:
         return self._params_body
 
     async def aclose(self) -> None:
-        for endpoint in self.pool.endpoints:
+        if self._pool is None:
+            return  # no call was made: no client to close
+        for endpoint in self._pool.endpoints:
             await endpoint.client.close()
 
 
@@ -177,8 +207,13 @@ def create(config: ModelConfig, base_dir: Path) -> OpenAIProvider:
     azure = any(options.get(name) for name in AZURE_OPTIONS)
     model = str(config.model or options.get("deployment"))
     urls = endpoint_urls(options)
-    key = api_key(config, options, azure, urls)
-    pool = LeastInFlight([Endpoint(u, make_client(config, options, key, azure, u)) for u in urls])
+    key = api_key(config, options, azure, urls)  # a missing key fails now, not at the first call
+
+    def pool() -> LeastInFlight:
+        return LeastInFlight(
+            [Endpoint(u, make_client(config, options, key, azure, u)) for u in urls]
+        )
+
     return OpenAIProvider(pool, model, secrets=[key], timeout=config.timeout or DEFAULT_TIMEOUT)
 
 
@@ -209,6 +244,8 @@ def api_key(
 def make_client(
     config: ModelConfig, options: dict[str, Any], key: str, azure: bool, base_url: str | None
 ) -> openai.AsyncOpenAI:
+    import openai
+
     common: dict[str, Any] = {
         "api_key": key,
         "organization": options.get("organization"),
@@ -226,6 +263,8 @@ def make_client(
 def azure_client(
     options: dict[str, Any], common: dict[str, Any], base_url: str | None
 ) -> openai.AsyncOpenAI:
+    import openai
+
     target: dict[str, Any] = {"api_version": options["api_version"]}
     if base_url:  # a gateway in front of Azure: the SDK takes it as is
         target["base_url"] = base_url
@@ -236,13 +275,29 @@ def azure_client(
 
 
 def http_client(config: ModelConfig, options: dict[str, Any]) -> Any:
-    """A bigger connection pool only when the SDK's default (100 kept alive) is too small."""
+    """The SDK's aiohttp transport when its extra is installed (at C = 16-64 against a local
+    server it took 0.55-0.67x the time of the default httpx transport, benchmarks/README.md),
+    else the SDK's own client; a bigger pool only when its default (100) is too small."""
+    import openai
+
     size = max(int(options.get("max_connections") or 0), config.concurrency or 0)
+    kwargs: dict[str, Any] = {"timeout": config.timeout or DEFAULT_TIMEOUT}
+    if size > 100:
+        kwargs["limits"] = _limits(size)
+    transport = options.get("transport")
+    if transport != "httpx":
+        try:
+            return openai.DefaultAioHttpClient(**kwargs)
+        except (AttributeError, RuntimeError, ImportError):  # an SDK without the extra
+            if transport == "aiohttp":
+                raise ProviderError(
+                    "openai: options.transport is aiohttp, but the SDK's aiohttp extra is not"
+                    " installed",
+                    hint="pip install 'openai[aiohttp]', or drop options.transport",
+                ) from None
     if size <= 100:
         return None  # the SDK's own client: nothing to configure, nothing to get wrong
-    return openai.DefaultAsyncHttpxClient(
-        limits=_limits(size), timeout=config.timeout or DEFAULT_TIMEOUT
-    )
+    return openai.DefaultAsyncHttpxClient(**kwargs)
 
 
 def _limits(size: int) -> Any:
@@ -264,7 +319,7 @@ def split_params(
             raise error(
                 f"param '{name}' is not supported by the openai provider: {_UNSUPPORTED[name]}"
             )
-        if name in SDK_PARAMS:
+        if name in sdk_params():
             kwargs[name] = value
         elif name != "extra_body":
             extra[name] = value

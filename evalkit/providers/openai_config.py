@@ -41,8 +41,10 @@ OPTIONS = frozenset(
         "deployment",
         "headers",
         "max_connections",
+        "transport",
     }
 )
+TRANSPORTS = ("aiohttp", "httpx")
 AZURE_OPTIONS = ("azure_endpoint", "api_version", "deployment")
 SECRET_HEADERS = frozenset({"authorization", "api-key", "x-api-key", "openai-api-key"})
 # chat.completions.create's arguments (openai 1.x-2.x); the provider itself reads the installed
@@ -128,6 +130,13 @@ def check_options(options: Mapping[str, Any]) -> dict[str, Any]:
     if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 1):
         with at_key("options", "max_connections"):
             raise SuiteError("options.max_connections must be a positive integer")
+    transport = options.get("transport")
+    if transport is not None and transport not in TRANSPORTS:
+        with at_key("options", "transport"):
+            raise SuiteError(
+                f"options.transport must be one of {', '.join(TRANSPORTS)}, got {transport!r}",
+                hint="aiohttp (the default when installed) is the faster one; httpx: the SDK's",
+            )
     check_base_urls(options.get("base_urls"))
     return {**options, "headers": {str(k): str(v) for k, v in headers.items()}}
 

@@ -8,10 +8,12 @@ from __future__ import annotations
 import email.utils
 import time
 from collections.abc import Mapping
-
-import openai
+from typing import TYPE_CHECKING
 
 from evalkit.errors import ProviderError
+
+if TYPE_CHECKING:  # the SDK is imported by the first call, not by loading the provider
+    import openai
 
 MESSAGE_LIMIT = 300
 # The SDK retries these statuses itself; we mirror its judgement for the engine's retries.
@@ -30,8 +32,14 @@ def map_error(
     exc: openai.APIError, secrets: list[str], timeout: float | None = None
 ) -> ProviderError:
     """Translate an SDK error; secrets are scrubbed from every message."""
+    import openai
+
     if isinstance(exc, openai.APIStatusError):
         return _status_error(exc, secrets)
+    if isinstance(exc, openai.APITimeoutError) and type(exc.__cause__).__name__ == "ConnectTimeout":
+        # the aiohttp transport reports a refused connection as a connect timeout, at once
+        cause = scrub(str(exc.__cause__), secrets)
+        return ProviderError(f"openai: connection error: {cause}", retryable=True)
     if isinstance(exc, openai.APITimeoutError):
         after = f" after {timeout:g}s" if timeout else ""
         return ProviderError(f"openai: the request timed out{after}", retryable=True)
