@@ -64,16 +64,22 @@ def compile_pattern(pattern: str, flags: int = 0) -> TimedPattern:
     try:
         return TimedPattern(regex.compile(pattern, _regex_flags(flags)))
     except regex.error as exc:
+        if "too big" in str(exc) or "too large" in str(exc):  # a{4294967296}
+            raise _too_large(pattern, exc) from None
         raise SuiteError(
             f"invalid regular expression {short(repr(pattern))}: {short(exc, 160)}",
             hint="in YAML, single-quote patterns so backslashes stay as written: '\\d+'",
         ) from None
     except (OverflowError, RecursionError, ValueError, MemoryError) as exc:  # a{9999999999}
-        raise SuiteError(
-            f"the regular expression {short(repr(pattern))} is too large to compile"
-            f" ({type(exc).__name__}: {short(exc, 80)})",
-            hint="use smaller repetition counts and fewer nested groups",
-        ) from None
+        raise _too_large(pattern, exc) from None
+
+
+def _too_large(pattern: str, exc: BaseException) -> SuiteError:
+    return SuiteError(
+        f"the regular expression {short(repr(pattern))} is too large to compile"
+        f" ({type(exc).__name__}: {short(exc, 80)})",
+        hint="use smaller repetition counts and fewer nested groups",
+    )
 
 
 def _regex_flags(flags: int) -> int:
