@@ -38,7 +38,7 @@ models:
 metrics:
   - contains: "{{{{ expected }}}}"
 gates:
-  - regression: {{baseline: main, metric: contains, max_drop: 0.0}}
+  - regression: {{baseline: main, metric: contains, max_drop: 0.0, inconclusive: pass}}
 tracking: {{traces: 0, register_prompts: false}}
 """
 GOOD = "{{ question }} Answer: {{ expected }}"
