@@ -112,15 +112,6 @@ def outcomes(records: list[Record], metric: str) -> dict[Hashable, list[bool | N
     }
 
 
-def example_means(records: list[Record], metric: str, stat: str) -> dict[Hashable, float | None]:
-    """One value per example: the mean over its scored repeats, None when none is scored."""
-    means: dict[Hashable, float | None] = {}
-    for example_id, values in by_example(records, metric, stat).items():
-        scored = [v for v in values if v is not None]
-        means[example_id] = sum(scored) / len(scored) if scored else None
-    return means
-
-
 def is_pass_fail(records: list[Record], metric: str) -> bool:
     """Same rule as the summary: every scored value is 0/1 and equals its `passed`."""
     scores = [s for r in answered(records) if (s := _score(r, metric)) is not None]
@@ -138,17 +129,8 @@ def input_digests(records: list[Record]) -> dict[str, str]:
 
 
 def score_range(records: Iterable[Record], metric: str) -> tuple[float, float] | None:
-    """The range a score lies in: a judge's scale (from its meta), (0, 1) when every value is
-    in it, else None (unknown: intervals are then unbounded Student t)."""
-    values: list[float] = []
-    for record in records:
-        score = record.scores.get(metric)
-        if score is None or score.value is None:
-            continue
-        declared = (score.meta or {}).get("range")
-        if isinstance(declared, list) and len(declared) == 2 and declared[0] < declared[1]:
-            return (float(declared[0]), float(declared[1]))
-        values.append(float(score.value))
-    if values and all(0.0 <= v <= 1.0 for v in values):
-        return (0.0, 1.0)
-    return None
+    """The range a score lies in (a judge's scale, or (0, 1)), as the summary decides it."""
+    from evalkit.results.summary import score_bounds
+
+    scored = [s for r in records if (s := r.scores.get(metric)) is not None and s.value is not None]
+    return score_bounds(scored)
