@@ -37,7 +37,8 @@ metrics:
   - contains: "{{ expected }}"
 gates:
   - {metric: contains, min: 0.75}
-  - regression: {baseline: main, metric: contains, max_drop: 0.0}
+  # 16 pairs cannot show a 5-point drop; this test is about finding the baseline on the server
+  - regression: {baseline: main, metric: contains, max_drop: 0.0, inconclusive: pass}
 tracking:
   register_prompts: false
   traces: 2
@@ -155,10 +156,11 @@ def test_four_parallel_shards_merge_and_gate_against_the_servers_baseline(
     )
     out = done.stdout + done.stderr
     assert done.returncode == 0, out  # a missing baseline would fail the regression gate
-    assert "PASSED: all 2 gate checks passed" in out, out
+    assert "PASSED: all 2 gate checks passed (1 inconclusive)" in out, out
     summary = json.loads((merge_runs / "nightly" / "summary.json").read_text())
     regression = next(g for g in summary["verdict"]["gates"] if g["type"] == "regression")
     assert "vs baseline base" in regression["message"] and "n=16 pairs" in regression["message"]
+    assert regression["status"] == "inconclusive"  # compared, not failed for a missing baseline
     assert (merge_runs / "base" / "results.jsonl").is_file()  # fetched from the server
 
     manifests = [json.loads((f / "run.json").read_text()) for f in shard_dirs]
